@@ -1,0 +1,1 @@
+"""Evaluation harness: score models on science benchmarks with the same verifier."""

@@ -1,0 +1,121 @@
+"""Typed settings for every command.
+
+Precedence, highest first: CLI flag > ``SCIREFLECT_*`` environment variable > ``scireflect.toml``
+in the working directory > the defaults below. The run's settings snapshot is stored with the run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+CONFIG_FILE = "scireflect.toml"
+
+# Settings that change what the pipeline produces; they enter the pipeline version.
+OUTPUT_SETTINGS = ("provider", "model", "temperature", "max_tokens", "seed", "max_rounds", "stage3",
+                   "require_steps", "tolerance", "verifiers", "retrieval", "retrieval_k")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SCIREFLECT_", toml_file=CONFIG_FILE, extra="ignore",
+                                      validate_default=True)
+
+    # Workspace: every file the tool writes lives under it.
+    home: Path = Field(default=Path(".scireflect"), description="workspace directory")
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; default SQLite under home")
+
+    # LLM provider.
+    provider: Literal["llamacpp", "openai"] = "llamacpp"
+    model: str | None = Field(default=None, description="GGUF path (llamacpp) or model name (openai)")
+    base_url: str | None = Field(default=None, description="OpenAI-compatible endpoint (openai)")
+    base_urls: list[str] = Field(default_factory=list, description="extra endpoints, used round-robin")
+    api_key: str | None = None
+    n_ctx: int = Field(default=4096, ge=256)
+    n_threads: int | None = Field(default=None, ge=1)
+
+    # Generation.
+    temperature: float = Field(default=0.2, ge=0.0, le=2.0)
+    max_tokens: int = Field(default=384, ge=1)
+    seed: int = 0
+
+    # Graph.
+    max_rounds: int = Field(default=2, ge=0, le=20, description="critique/revise rounds without the answer")
+    stage3: bool = Field(default=True, description="revise with the reference answer shown when stage 2 fails")
+    require_steps: bool = False
+    verifiers: list[str] | None = Field(default=None, description="verifier names; default: all that apply")
+    tolerance: float = Field(default=0.01, ge=0.0, description="default relative tolerance for decimals")
+    retrieval: bool = True
+    retrieval_k: int = Field(default=3, ge=1, le=50)
+
+    # Timeouts and retries.
+    llm_timeout_s: float = Field(default=300.0, gt=0)
+    verifier_timeout_s: float = Field(default=5.0, gt=0)
+    max_retries: int = Field(default=3, ge=0)
+    retry_base_s: float = Field(default=0.5, ge=0)
+    retry_max_s: float = Field(default=20.0, ge=0)
+
+    # Accounting (USD per million tokens; 0 for local models).
+    price_in_per_mtok: float = 0.0
+    price_out_per_mtok: float = 0.0
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings],
+                                   init_settings: PydanticBaseSettingsSource,
+                                   env_settings: PydanticBaseSettingsSource,
+                                   dotenv_settings: PydanticBaseSettingsSource,
+                                   file_secret_settings: PydanticBaseSettingsSource):
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+    @field_validator("home", mode="after")
+    @classmethod
+    def _expand(cls, v: Path) -> Path:
+        return v.expanduser()
+
+    # Workspace paths -------------------------------------------------------
+    def path(self, *parts: str, mkdir: bool = True) -> Path:
+        """A path under the workspace; the parent folder is created."""
+        p = self.home.joinpath(*parts)
+        if mkdir:
+            p.parent.mkdir(parents=True, exist_ok=True)
+        return p
+
+    @property
+    def db_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.path('scireflect.db').resolve()}"
+
+    def snapshot(self) -> dict[str, Any]:
+        """JSON-safe settings for storing with a run (secrets removed)."""
+        data = json.loads(self.model_dump_json())
+        if data.get("api_key"):
+            data["api_key"] = "***"
+        if data.get("database_url") and "@" in str(data["database_url"]):
+            data["database_url"] = "***"
+        return data
+
+    def output_fingerprint(self) -> str:
+        data = {k: getattr(self, k) for k in OUTPUT_SETTINGS}
+        return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings with CLI overrides applied; ``None`` overrides mean "not given on the command line"."""
+    given = {k: v for k, v in overrides.items() if v is not None}
+    from pydantic import ValidationError
+
+    from scireflect.errors import ConfigError
+
+    try:
+        return Settings(**given)
+    except ValidationError as e:
+        err = e.errors()[0]
+        loc = ".".join(str(x) for x in err["loc"])
+        raise ConfigError(f"invalid setting {loc}: {err['msg']}") from e
+    except Exception as e:  # malformed scireflect.toml
+        raise ConfigError(f"could not read settings ({CONFIG_FILE}): {e}") from e

@@ -1,0 +1,15 @@
+"""Verifiers: deterministic checks of an attempt (final answer, derivation steps, Lean proofs)."""
+
+from __future__ import annotations
+
+from scireflect.tools.verifiers.base import FunctionVerifier, Verifier, verifier
+from scireflect.tools.verifiers.registry import ENTRY_POINT_GROUP, VerifierRegistry, default_registry
+
+__all__ = ["Verifier", "FunctionVerifier", "verifier", "VerifierRegistry", "default_registry",
+           "ENTRY_POINT_GROUP", "builtin_verifiers"]
+
+
+def builtin_verifiers() -> list[type[Verifier]]:
+    from scireflect.tools.verifiers.answer import AnswerVerifier
+
+    return [AnswerVerifier]

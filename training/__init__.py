@@ -1,0 +1,1 @@
+"""Training: the quality-classifier gate and LoRA/full SFT on exported records."""
