@@ -1,5 +1,140 @@
-"""CLI commands (placeholder until the owning issue lands)."""
+"""``scireflect traces list|show|export|serve``: inspect every agent step of every trace."""
 
 from __future__ import annotations
 
-from scireflect.cli import app  # noqa: F401
+import json
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.markup import escape
+from rich.panel import Panel
+from rich.table import Table
+
+from scireflect.cli import app
+from scireflect.cli.common import DebugOpt, HomeOpt, JsonOpt, cli_errors, console, err_console, print_json, settings_from
+from scireflect.errors import InputError
+from scireflect.schema import Trace
+
+traces_app = typer.Typer(help="Inspect traces: every node's prompt, output, verdicts, tokens and latency.",
+                         no_args_is_help=True)
+app.add_typer(traces_app, name="traces")
+
+
+def _stores(home: Path | None) -> Any:
+    from scireflect.store import open_stores
+
+    return open_stores(settings_from(home))
+
+
+def _get(stores: Any, trace_id: str) -> Trace:
+    trace = stores.traces.get(trace_id)
+    if trace is None:
+        raise InputError(f"no trace with id {trace_id!r}")
+    return trace
+
+
+@traces_app.command("list")
+@cli_errors
+def list_(status: Annotated[Optional[str], typer.Option("--status", help="filter by status")] = None,
+          run: Annotated[Optional[str], typer.Option("--run", help="filter by run id")] = None,
+          subject: Annotated[Optional[str], typer.Option("--subject")] = None,
+          limit: Annotated[int, typer.Option("--limit", min=1)] = 50,
+          home: HomeOpt = None, as_json: JsonOpt = False, debug: DebugOpt = False) -> None:
+    """Traces, newest first."""
+    rows = _stores(home).traces.list(status=status, run_id=run, subject=subject, limit=limit)
+    if as_json:
+        print_json([{k: r[k] for k in ("id", "question_id", "run_id", "status", "stage", "reason", "subject",
+                                        "gate_score", "gate_decision", "tokens_in", "tokens_out", "created_at")}
+                    for r in rows])
+        return
+    table = Table()
+    for col in ("id", "question", "status", "stage", "subject", "tokens", "reason"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        table.add_row(r["id"], escape(r["question_id"]), r["status"], r["stage"] or "", r["subject"] or "",
+                      str(r["tokens_in"] + r["tokens_out"]), escape((r["reason"] or "")[:80]))
+    console.print(table)
+
+
+@traces_app.command("show")
+@cli_errors
+def show(trace_id: str, full: Annotated[bool, typer.Option("--full", help="show whole prompts")] = False,
+         home: HomeOpt = None, debug: DebugOpt = False) -> None:
+    """One trace, node by node: prompt, output, verdicts, tokens, latency."""
+    trace = _get(_stores(home), trace_id)
+    q = trace.question
+    head = f"[bold]{trace.id}[/bold]  question {escape(trace.question_id)}  status [bold]{trace.status}[/bold]"
+    console.print(head)
+    console.print(f"reason: {escape(trace.reason)}")
+    if q is not None:
+        console.print(Panel(escape(q.question), title="question", subtitle=f"reference: {escape(q.gold)}"))
+    for ev in trace.events:
+        _print_event(ev, full)
+    g = trace.gate
+    console.print(f"gate: {g.decision} score={g.score} classifier={g.classifier_version} {escape(g.reason)}")
+    console.print(f"tokens: {trace.tokens_in} in / {trace.tokens_out} out   pipeline {trace.pipeline_version}")
+
+
+def _print_event(ev: Any, full: bool) -> None:
+    title = f"#{ev.seq} {ev.node}  {ev.latency_ms:.0f} ms"
+    if ev.tokens_in or ev.tokens_out:
+        title += f"  {ev.tokens_in}->{ev.tokens_out} tok"
+    parts: list[str] = []
+    if ev.error:
+        parts.append(f"[red]error: {escape(ev.error)}[/red]")
+    if full:
+        for m in ev.messages_in:
+            parts.append(f"[dim]{m['role']}:[/dim] {escape(m['content'])}")
+    out = ev.output or {}
+    if isinstance(out, dict) and "text" in out:
+        parts.append(escape(out["text"]))
+        if out.get("extracted_answer") is not None:
+            parts.append(f"[cyan]extracted answer:[/cyan] {escape(str(out['extracted_answer']))}")
+    if isinstance(out, dict) and "verdicts" in out:
+        for v in out["verdicts"]:
+            mark = "[green]ok[/green]" if v["ok"] else "[red]not ok[/red]"
+            parts.append(f"{v['verifier']}: {mark} {v['reason']} {escape(v.get('message') or '')}")
+    if isinstance(out, dict) and "chunks" in out:
+        if not out.get("enabled", True):
+            parts.append(f"[dim]{escape(out.get('reason', ''))}[/dim]")
+        for c in out["chunks"]:
+            parts.append(f"[{escape(str(c['id']))}] {escape(str(c.get('source')))} p.{c.get('page')} "
+                         f"score {c.get('score', 0):.3f}")
+    if ev.node == "gate" and isinstance(out, dict):
+        parts.append(f"decision {out.get('decision')} score {out.get('score')}")
+    console.print(Panel("\n".join(parts) or "[dim](no output)[/dim]", title=title, title_align="left"))
+
+
+@traces_app.command("export")
+@cli_errors
+def export(trace_id: str,
+           fmt: Annotated[str, typer.Option("--format", help="json | html")] = "json",
+           out: Annotated[Optional[Path], typer.Option("--out", help="write to this file instead of stdout")] = None,
+           home: HomeOpt = None, debug: DebugOpt = False) -> None:
+    """One trace with all its events, as JSON (or a self-contained HTML page)."""
+    trace = _get(_stores(home), trace_id)
+    if fmt == "json":
+        text = json.dumps(trace.model_dump(mode="json"), indent=2, ensure_ascii=False)
+    elif fmt == "html":
+        from scireflect.viewer.export import export_html
+
+        text = export_html(trace)
+    else:
+        raise InputError(f"unknown format {fmt!r}; choose json or html")
+    if out is None:
+        typer.echo(text)
+    else:
+        out.write_text(text, encoding="utf-8")
+        err_console.print(f"wrote {out}")
+
+
+@traces_app.command("serve")
+@cli_errors
+def serve(host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+          port: Annotated[int, typer.Option("--port")] = 8765,
+          home: HomeOpt = None, debug: DebugOpt = False) -> None:
+    """A local, read-only web viewer of the trace store."""
+    from scireflect.viewer.app import serve as _serve
+
+    _serve(settings_from(home), host=host, port=port)

@@ -1,0 +1,48 @@
+"""Typed graph state: the question, retrieved chunks, attempts (merge reducer), round, status."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, TypedDict
+
+from scireflect.schema import Attempt, Chunk, Gate, Question
+
+
+def merge_attempts(left: list[Attempt] | None, right: list[Attempt] | None) -> list[Attempt]:
+    """Append new attempts; an attempt with the same (stage, round) replaces the stored one.
+
+    ``solve``/``revise`` add an attempt, ``verify`` returns it again with its verdicts.
+    """
+    out = list(left or [])
+    for a in right or []:
+        for i, b in enumerate(out):
+            if (b.stage, b.round) == (a.stage, a.round):
+                out[i] = a
+                break
+        else:
+            out.append(a)
+    return out
+
+
+class InputState(TypedDict):
+    """What a caller passes in: the question, its trace, and the limits the routers use."""
+
+    question: Question
+    trace_id: str
+    max_rounds: int
+    stage3: bool
+
+
+class State(InputState, total=False):
+    chunks: list[Chunk]
+    attempts: Annotated[list[Attempt], merge_attempts]
+    round: int
+    critique: str | None
+    answer_shown: bool
+    status: str
+    reason: str
+    gate: Gate
+
+
+def last_attempt(state: dict[str, Any]) -> Attempt | None:
+    attempts = state.get("attempts") or []
+    return attempts[-1] if attempts else None
