@@ -38,8 +38,17 @@ def _trace_row(t: Trace) -> dict[str, Any]:
         "question": _jsonable(q) if q else None, "attempts": _jsonable(t.attempts), "gate": _jsonable(t.gate),
         "gate_score": t.gate.score, "gate_decision": t.gate.decision, "model": t.model, "provider": t.provider,
         "tokens_in": t.tokens_in, "tokens_out": t.tokens_out, "created_at": t.created_at,
-        "finished_at": t.finished_at,
+        "finished_at": t.finished_at, "verdicts": verdict_tokens(t.attempts),
     }
+
+
+def verdict_tokens(attempts: list[Any]) -> str | None:
+    """The final checked attempt's verdicts as space-padded ``name:ok|fail`` and ``name:reason`` tokens."""
+    for a in reversed(attempts):
+        if a.verdicts:
+            toks = [f"{v.verifier}:{'ok' if v.ok else 'fail'} {v.verifier}:{v.reason}" for v in a.verdicts]
+            return " " + " ".join(toks) + " "
+    return None
 
 
 class TraceStore:
@@ -102,13 +111,16 @@ class TraceStore:
 
     def list(self, *, status: str | None = None, run_id: str | None = None, subject: str | None = None,
              stage: str | None = None, search: str | None = None, min_score: float | None = None,
-             max_score: float | None = None, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
+             max_score: float | None = None, verdict: str | None = None, limit: int = 50,
+             offset: int = 0) -> list[dict[str, Any]]:
         """Summaries (no attempts or events), newest first."""
         cols = [traces.c.id, traces.c.question_id, traces.c.run_id, traces.c.status, traces.c.reason,
                 traces.c.stage, traces.c.subject, traces.c.qtype, traces.c.question_text, traces.c.answer_shown,
                 traces.c.gate_score, traces.c.gate_decision, traces.c.model, traces.c.tokens_in,
-                traces.c.tokens_out, traces.c.created_at, traces.c.finished_at, traces.c.pipeline_version]
-        q = select(*cols).where(*self._filters(status, run_id, subject, stage, search, min_score, max_score))
+                traces.c.tokens_out, traces.c.created_at, traces.c.finished_at, traces.c.pipeline_version,
+                traces.c.verdicts]
+        q = select(*cols).where(*self._filters(status, run_id, subject, stage, search, min_score, max_score,
+                                               verdict))
         q = q.order_by(traces.c.created_at.desc(), traces.c.id).limit(limit).offset(offset)
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(q).mappings()]
@@ -121,7 +133,7 @@ class TraceStore:
     @staticmethod
     def _filters(status: str | None = None, run_id: str | None = None, subject: str | None = None,
                  stage: str | None = None, search: str | None = None, min_score: float | None = None,
-                 max_score: float | None = None) -> list[Any]:
+                 max_score: float | None = None, verdict: str | None = None) -> list[Any]:
         conds: list[Any] = []
         if status:
             conds.append(traces.c.status == status)
@@ -138,7 +150,15 @@ class TraceStore:
             conds.append(traces.c.gate_score >= min_score)
         if max_score is not None:
             conds.append(traces.c.gate_score <= max_score)
+        if verdict:  # "answer:fail", "steps:ok", "answer:timeout" (see verdict_tokens)
+            conds.append(traces.c.verdicts.contains(f" {verdict.strip()} ", autoescape=True))
         return conds
+
+    def subjects(self) -> list[str]:
+        """Distinct subjects of stored traces (the viewer's filter choices)."""
+        q = select(traces.c.subject).where(traces.c.subject.is_not(None)).distinct().order_by(traces.c.subject)
+        with self.engine.connect() as conn:
+            return [r[0] for r in conn.execute(q)]
 
     def token_totals(self, run_id: str) -> dict[str, dict[str, int]]:
         """Tokens in and out per node over all traces of a run (one aggregate query)."""
