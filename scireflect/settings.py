@@ -52,6 +52,21 @@ class Settings(BaseSettings):
     retrieval: bool = True
     retrieval_k: int = Field(default=3, ge=1, le=50)
 
+    # Textbook retrieval (tools/retrieval). Chroma data lives under HOME/chroma unless chroma_url is set.
+    chroma_url: str | None = Field(default=None, description="Chroma server http://HOST:PORT; default: local")
+    collection: str = Field(default="textbooks", min_length=3, max_length=63, description="Chroma collection")
+    embedding_model: str = Field(default="all-MiniLM-L6-v2",
+                                 description="bundled all-MiniLM-L6-v2, a sentence-transformers model directory, "
+                                             "or the model name at embedding_url")
+    embedding_url: str | None = Field(default=None, description="OpenAI-compatible embeddings endpoint (/v1); "
+                                                                "key from SCIREFLECT_EMBEDDING_API_KEY")
+    chunk_tokens: int = Field(default=200, ge=16, le=2048, description="chunk size in word/punctuation tokens")
+    chunk_overlap: int = Field(default=40, ge=0, le=1024, description="tokens repeated between chunks")
+
+    # Evaluation harness (evaluation/). Named benchmarks are looked up in HOME/benchmarks, these folders,
+    # and examples/benchmarks of a source checkout.
+    benchmark_dirs: list[Path] = Field(default_factory=list, description="extra folders of named benchmarks")
+
     # Timeouts and retries.
     llm_timeout_s: float = Field(default=300.0, gt=0)
     verifier_timeout_s: float = Field(default=5.0, gt=0)
