@@ -44,6 +44,9 @@ traces = Table(
     Column("tokens_out", Integer, nullable=False, default=0),
     Column("created_at", DateTime(timezone=True)),
     Column("finished_at", DateTime(timezone=True)),
+    # " answer:ok answer:equal steps:fail steps:wrong_step ": the final attempt's verdicts, so the
+    # viewer can filter by verifier outcome without parsing JSON in SQL (migration 0003).
+    Column("verdicts", Text),
     Index("ix_traces_question_version", "question_id", "pipeline_version"),
     Index("ix_traces_status", "status"),
     Index("ix_traces_run", "run_id"),
