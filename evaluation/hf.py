@@ -1,0 +1,188 @@
+"""Batched generation with transformers: left-padded batches through ``model.generate``, with an
+optional PEFT (LoRA) adapter checked against the base model before it is applied.
+
+The base is a local model folder or a GGUF file (default: the embedded SmolLM2 GGUF), loaded
+without network access. Loaded bases are kept for the process, so comparing base against
+adapter, or batch sizes in the benchmark, loads the weights once.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Sequence
+
+from scireflect.errors import ConfigError, missing_dependency
+from scireflect.evaluation.backends import Backend, Generation, Job, Message, OnDone
+from scireflect.settings import Settings
+
+
+def _imports() -> tuple[Any, Any]:
+    try:
+        import torch
+        import transformers
+    except ImportError as e:
+        raise missing_dependency("transformers", "train") from e
+    return torch, transformers
+
+
+def base_source(model: str | None) -> Path:
+    """The model folder or GGUF file the ``hf`` backend loads."""
+    if model is None:
+        from scireflect.llm import embedded_gguf
+
+        return embedded_gguf()
+    p = Path(model).expanduser()
+    if (p.is_file() and p.suffix == ".gguf") or (p.is_dir() and (p / "config.json").is_file()):
+        return p.resolve()
+    raise ConfigError(f"--provider hf needs a local model folder (with config.json) or a .gguf file; got {model!r}")
+
+
+@lru_cache(maxsize=2)
+def load_base(source: Path) -> tuple[Any, Any]:
+    """(model, tokenizer) in eval mode; a GGUF is dequantized by transformers (needs ``gguf``)."""
+    torch, transformers = _imports()
+    kwargs: dict[str, Any] = {"local_files_only": True}
+    folder = source
+    if source.suffix == ".gguf":
+        try:
+            import gguf  # noqa: F401 - transformers needs it to read GGUF
+        except ImportError as e:
+            raise missing_dependency("gguf", "train") from e
+        folder, kwargs["gguf_file"] = source.parent, source.name
+    try:
+        tok = transformers.AutoTokenizer.from_pretrained(folder, **kwargs)
+        model = transformers.AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32, **kwargs)
+    except (OSError, ValueError, KeyError) as e:
+        raise ConfigError(f"could not load model {source} with transformers: {str(e).splitlines()[0][:300]}") from e
+    model.eval()
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    tok.padding_side = "left"  # decoder-only batches grow to the right
+    return model, tok
+
+
+def _adapter_tensors(adapter: Path) -> dict[str, tuple[int, ...]]:
+    """Names and shapes of the adapter's saved tensors (read lazily; no weights loaded)."""
+    st = adapter / "adapter_model.safetensors"
+    if st.is_file():
+        from safetensors import safe_open
+
+        with safe_open(str(st), framework="pt") as f:
+            return {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+    binf = adapter / "adapter_model.bin"
+    if binf.is_file():
+        import torch
+
+        return {k: tuple(v.shape) for k, v in torch.load(binf, map_location="cpu", weights_only=True).items()}
+    raise ConfigError(f"adapter {adapter} has no adapter_model.safetensors or adapter_model.bin")
+
+
+def check_adapter(model: Any, adapter: Path, base_name: str) -> dict[str, Any]:
+    """Raise a ConfigError naming the first layer where the adapter does not fit the base model."""
+    cfg_path = adapter / "adapter_config.json"
+    if not cfg_path.is_file():
+        raise ConfigError(f"{adapter} is not a PEFT adapter folder (no adapter_config.json)")
+    try:
+        cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as e:
+        raise ConfigError(f"cannot read {cfg_path}: {e}") from e
+    trained_on = cfg.get("base_model_name_or_path") or "an unrecorded base model"
+    modules = dict(model.named_modules())
+    for key, shape in _adapter_tensors(adapter).items():
+        name = key.removeprefix("base_model.model.")
+        for part in (".lora_A.weight", ".lora_B.weight", ".lora_embedding_A", ".lora_embedding_B"):
+            name = name.replace(part, "")
+        mod = modules.get(name)
+        problem = None
+        if mod is None:
+            problem = f"it adapts layer {name!r}, which the base model does not have"
+        elif ".lora_A.weight" in key and hasattr(mod, "in_features") and shape[-1] != mod.in_features:
+            problem = f"layer {name!r} takes {mod.in_features} inputs in the base model, {shape[-1]} in the adapter"
+        elif ".lora_B.weight" in key and hasattr(mod, "out_features") and shape[0] != mod.out_features:
+            problem = f"layer {name!r} has {mod.out_features} outputs in the base model, {shape[0]} in the adapter"
+        if problem:
+            raise ConfigError(f"adapter {adapter} does not match base model {base_name}: {problem} "
+                              f"(the adapter was trained on {trained_on})")
+    return {"path": str(adapter), "trained_on": trained_on, "r": cfg.get("r"),
+            "target_modules": cfg.get("target_modules")}
+
+
+def attach_adapter(model: Any, adapter: Path, base_name: str) -> tuple[Any, dict[str, Any]]:
+    try:
+        from peft import PeftModel
+    except ImportError as e:
+        raise missing_dependency("peft", "train") from e
+    info = check_adapter(model, adapter, base_name)
+    try:
+        # A copy: PEFT injects its layers into the module it is given, and the base stays cached.
+        wrapped = PeftModel.from_pretrained(copy.deepcopy(model), str(adapter), is_trainable=False)
+    except (RuntimeError, ValueError, KeyError, OSError) as e:
+        raise ConfigError(f"adapter {adapter} does not match base model {base_name}: "
+                          f"{str(e).splitlines()[0][:300]}") from e
+    wrapped.eval()
+    return wrapped, info
+
+
+class HFBackend(Backend):
+    provider = "hf"
+
+    def __init__(self, settings: Settings, adapter: str | None = None, batch_size: int = 8):
+        if batch_size < 1:
+            raise ConfigError("--concurrency (the batch size for --provider hf) must be at least 1")
+        self.settings, self.batch_size = settings, batch_size
+        self.source = base_source(settings.model)
+        self.model, self.tok = load_base(self.source)
+        self.adapter: dict[str, Any] | None = None
+        if adapter:
+            path = Path(adapter).expanduser()
+            if not path.is_dir():
+                raise ConfigError(f"adapter folder not found: {path}")
+            self.model, self.adapter = attach_adapter(self.model, path.resolve(), self.source.name)
+
+    def describe(self) -> dict[str, Any]:
+        s = self.settings
+        return {"provider": "hf", "model": self.source.name, "model_path": str(self.source),
+                "adapter": self.adapter, "temperature": s.temperature, "max_tokens": s.max_tokens, "seed": s.seed,
+                "batch_size": self.batch_size, "chat_template": bool(self.tok.chat_template)}
+
+    def _prompt(self, msgs: list[Message]) -> str:
+        if self.tok.chat_template:
+            return self.tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
+        # A base model without a chat template gets a plain transcript.
+        lines = [f"{m['role'].capitalize()}: {m['content']}" for m in msgs]
+        return "\n\n".join(lines) + "\n\nAssistant:"
+
+    def run(self, jobs: Sequence[Job], on_done: OnDone) -> None:
+        prompts = [(item_id, self._prompt(msgs)) for item_id, msgs in jobs]
+        # Similar lengths in one batch waste less compute on padding.
+        prompts.sort(key=lambda p: len(p[1]), reverse=True)
+        for i in range(0, len(prompts), self.batch_size):
+            batch = prompts[i:i + self.batch_size]
+            for item_id, gen in zip((b[0] for b in batch), self.generate([b[1] for b in batch])):
+                on_done(item_id, gen)
+
+    def generate(self, texts: list[str]) -> list[Generation]:
+        torch, _ = _imports()
+        s = self.settings
+        enc = self.tok(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+        opts: dict[str, Any] = {"max_new_tokens": s.max_tokens, "pad_token_id": self.tok.pad_token_id}
+        if s.temperature > 0:
+            torch.manual_seed(s.seed)
+            opts.update(do_sample=True, temperature=s.temperature)
+        else:
+            opts.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        t0 = time.perf_counter()
+        with torch.inference_mode():
+            out = self.model.generate(**enc, **opts)
+        elapsed = time.perf_counter() - t0
+        new = out[:, enc["input_ids"].shape[1]:]
+        gens = []
+        for row, mask in zip(new, enc["attention_mask"]):
+            n_out = int((row != self.tok.pad_token_id).sum())
+            gens.append(Generation(text=self.tok.decode(row, skip_special_tokens=True).strip(),
+                                   tokens_in=int(mask.sum()), tokens_out=n_out, latency_s=elapsed))
+        return gens

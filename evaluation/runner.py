@@ -1,0 +1,164 @@
+"""Run one evaluation: load the benchmark, build prompts, generate, score each output with the
+answer verifier as it arrives, append it to the run's items file, and summarize with Wilson CIs.
+
+A run's name is derived from everything that changes its outputs, so rerunning the same command
+resumes it: items already scored are skipped, items that failed to generate are tried again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from scireflect.errors import ConfigError
+from scireflect.evaluation.backends import Backend, Generation, make_backend
+from scireflect.evaluation.benchmarks import Benchmark, load_benchmark
+from scireflect.evaluation.prompts import PromptBuilder
+from scireflect.evaluation.results import EvalStore, slug
+from scireflect.evaluation.scoring import score
+from scireflect.evaluation.stats import summarize
+from scireflect.schema import Question, utcnow
+from scireflect.settings import Settings
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class EvalConfig:
+    benchmark: str
+    provider: str = "llamacpp"
+    format: str | None = None
+    adapter: str | None = None
+    limit: int | None = None
+    shots: int = 0
+    style: str = "cot"
+    concurrency: int | None = None
+    run: str | None = None
+    fresh: bool = False
+
+
+def _config_digest(bench: Benchmark, backend: dict[str, Any], prompt: dict[str, Any]) -> str:
+    # Everything that changes what the model is asked or how it answers; not concurrency or endpoints.
+    keys = {"benchmark": bench.digest(), "provider": backend["provider"], "model": backend.get("model"),
+            "adapter": (backend.get("adapter") or {}).get("path") if isinstance(backend.get("adapter"), dict) else None,
+            "temperature": backend.get("temperature"), "max_tokens": backend.get("max_tokens"),
+            "seed": backend.get("seed"), "style": prompt["style"], "shots": prompt["shots"],
+            "templates": prompt["templates_digest"]}
+    return hashlib.sha256(json.dumps(keys, sort_keys=True, default=str).encode()).hexdigest()[:8]
+
+
+def default_run_id(bench: Benchmark, backend: dict[str, Any], prompt: dict[str, Any], digest: str) -> str:
+    model = Path(str(backend.get("model") or "model")).stem
+    adapter = backend.get("adapter")
+    parts = [slug(bench.name), backend["provider"], slug(model)]
+    if isinstance(adapter, dict):
+        parts.append(slug(Path(adapter["path"]).name))
+    parts += [f"{prompt['style']}{prompt['shots']}shot", digest]
+    return "-".join(parts)
+
+
+def _record(q: Question, msgs: list[dict[str, str]], gen: Generation) -> dict[str, Any]:
+    rec: dict[str, Any] = {"id": q.id, "subject": q.subject, "format": q.metadata.get("format"), "type": q.type,
+                           "prompt": msgs, "output": gen.text, "tokens_in": gen.tokens_in,
+                           "tokens_out": gen.tokens_out, "latency_s": round(gen.latency_s, 4)}
+    if gen.error:
+        return {**rec, "ok": None, "error": gen.error}
+    scored = score(q, gen.text)
+    v = scored["verdict"]
+    return {**rec, "extracted": scored["extracted"], "compared": scored["compared"], "gold": scored["gold"],
+            "ok": bool(v["ok"]), "reason": v["reason"], "verdict": v}
+
+
+def prepare(settings: Settings, cfg: EvalConfig) -> tuple[Benchmark, list[Question], PromptBuilder]:
+    """Load and check everything that can fail before a model is loaded."""
+    if cfg.limit is not None and cfg.limit < 1:
+        raise ConfigError("--limit must be at least 1")
+    bench = load_benchmark(cfg.benchmark, settings, cfg.format)
+    if cfg.shots and not bench.dev:
+        raise ConfigError(f"--shots {cfg.shots} needs a dev split, and benchmark {bench.name!r} has none "
+                          "(dev files are named NAME.dev.jsonl, NAME_dev.csv or NAME_sol.json, or sit in dev/)")
+    builder = PromptBuilder(style=cfg.style, shots=cfg.shots, seed=settings.seed, dev=tuple(bench.dev))
+    items = bench.items[: cfg.limit] if cfg.limit else bench.items
+    return bench, items, builder
+
+
+def evaluate(settings: Settings, cfg: EvalConfig, progress: Progress | None = None,
+             backend: Backend | None = None) -> dict[str, Any]:
+    """Evaluate and return the run's metadata with its summary. ``backend`` overrides the provider."""
+    bench, items, builder = prepare(settings, cfg)
+    backend = backend or make_backend(cfg.provider, settings, concurrency=cfg.concurrency, adapter=cfg.adapter)
+    desc, prompt = backend.describe(), builder.describe()
+    digest = _config_digest(bench, desc, prompt)
+    store = EvalStore(settings)
+    run_id = cfg.run or default_run_id(bench, desc, prompt, digest)
+    meta = _open_run(store, run_id, digest, cfg.fresh)
+    meta.update(id=run_id, config_digest=digest, status="running", updated_at=utcnow().isoformat(),
+                benchmark={"name": bench.name, "path": str(bench.path), "digest": bench.digest(),
+                           "formats": bench.formats, "items": len(bench.items), "dev_items": len(bench.dev),
+                           "files": bench.files, "skipped": [str(e) for e in bench.errors]},
+                backend=desc, prompt=prompt, limit=cfg.limit, settings=settings.snapshot())
+    meta.setdefault("started_at", utcnow().isoformat())
+    store.write_meta(run_id, meta)
+
+    records = store.read_items(run_id)
+    todo = [q for q in items if records.get(q.id, {}).get("ok") is None]
+    by_id = {q.id: q for q in todo}
+    messages = {q.id: builder.messages(q) for q in todo}
+    done = len(items) - len(todo)
+    generated = 0
+    if progress:
+        progress(done, len(items))
+
+    def on_done(item_id: str, gen: Generation) -> None:
+        nonlocal done, generated
+        rec = _record(by_id[item_id], messages[item_id], gen)
+        store.append(run_id, rec)
+        records[item_id] = rec
+        done += 1
+        generated += 1
+        if progress:
+            progress(done, len(items))
+
+    t0, status = time.perf_counter(), "interrupted"
+    try:
+        backend.run([(q.id, messages[q.id]) for q in todo], on_done)
+        status = "finished"
+    finally:
+        elapsed = time.perf_counter() - t0
+        meta.update(_finish(records, items, status, generated, elapsed))
+        store.write_meta(run_id, meta)
+    return meta
+
+
+def _open_run(store: EvalStore, run_id: str, digest: str, fresh: bool) -> dict[str, Any]:
+    if not store.exists(run_id):
+        return {}
+    if fresh:
+        store.remove(run_id)
+        return {}
+    meta = store.read_meta(run_id)
+    if meta.get("config_digest") != digest:
+        raise ConfigError(f"evaluation run {run_id!r} exists with different settings (benchmark, model, adapter, "
+                          "prompt or generation options); use --fresh to start it over or --run to name a new one")
+    return meta
+
+
+def _finish(records: dict[str, dict[str, Any]], items: list[Question], status: str, generated: int,
+            elapsed: float) -> dict[str, Any]:
+    ids = {q.id for q in items}
+    failed = sorted(i for i in ids if i in records and records[i].get("ok") is None)
+    unscored = [i for i in ids if records.get(i, {}).get("ok") is None]
+    if status == "finished" and unscored:
+        status = "incomplete"
+    return {"status": status, "updated_at": utcnow().isoformat(),
+            "finished_at": utcnow().isoformat() if status == "finished" else None,
+            "counts": {"items": len(items), "scored": len(items) - len(unscored), "failed": len(failed)},
+            "failed_items": failed[:50],
+            "summary": summarize(records.values()),
+            "timing": {"generated": generated, "elapsed_s": round(elapsed, 3),
+                       "items_per_s": round(generated / elapsed, 4) if elapsed > 0 and generated else None}}
+

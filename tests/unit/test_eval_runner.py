@@ -1,0 +1,168 @@
+"""The runner with a scripted backend: scoring against fixed model outputs with a known accuracy,
+per-item records, resuming an interrupted run, retrying failed items."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable, Sequence
+
+import pytest
+
+from scireflect.errors import ConfigError
+from scireflect.evaluation.backends import Backend, Generation, Job, OnDone
+from scireflect.evaluation.results import EvalStore
+from scireflect.evaluation.runner import EvalConfig, evaluate
+
+
+class FakeBackend(Backend):
+    """Answers each item with ``reply(item_id, messages)``; remembers what it was asked."""
+
+    provider = "fake"
+
+    def __init__(self, reply: Callable[[str, list[dict[str, str]]], str | Generation], model: str = "fake-model"):
+        self.reply, self.model, self.seen = reply, model, []
+
+    def describe(self) -> dict[str, Any]:
+        return {"provider": "fake", "model": self.model, "temperature": 0.0, "max_tokens": 64, "seed": 0}
+
+    def run(self, jobs: Sequence[Job], on_done: OnDone) -> None:
+        for item_id, msgs in jobs:
+            self.seen.append(item_id)
+            out = self.reply(item_id, msgs)
+            on_done(item_id, out if isinstance(out, Generation) else Generation(text=out, tokens_out=len(out)))
+
+
+def boxed(ans: str) -> str:
+    return f"Reasoning.\nThe answer is \\boxed{{{ans}}}."
+
+
+# Fixed outputs for the first items of the examples, with whether each is right.
+FIXED = {
+    # sciref-mini: bare number in the unit the prompt named; a wrong value; a value with a unit
+    "phys-101": (boxed("3.0"), True),
+    "phys-102": (boxed("4.04"), False),
+    "phys-103": ("P = V^2/R = 144/4\nThe answer is 36 W", True),
+    "phys-104": ("I am not sure.", False),  # no answer at all
+    "phys-105": (boxed("1.0"), True),
+    "phys-106": ("The answer is (B) Linear momentum only.", True),
+    "phys-107": (boxed("243"), False),
+    "chem-101": (boxed("18.02"), True),
+}
+
+
+def fixed_reply(item_id: str, msgs: list[dict[str, str]]) -> str:
+    return FIXED[item_id][0]
+
+
+def test_scoring_fixed_outputs_gives_known_accuracy(settings):
+    meta = evaluate(settings, EvalConfig(benchmark="sciref-mini", limit=len(FIXED)), backend=FakeBackend(fixed_reply))
+    overall = meta["summary"]["overall"]
+    assert (overall["n"], overall["correct"]) == (8, 5)
+    assert overall["ci_low"] == pytest.approx(0.3057, abs=1e-3) and overall["ci_high"] == pytest.approx(0.8632, abs=1e-3)
+    assert meta["summary"]["subjects"]["physics"]["correct"] == 4
+    assert meta["status"] == "finished" and meta["counts"] == {"items": 8, "scored": 8, "failed": 0}
+    records = EvalStore(settings).read_items(meta["id"])
+    for item_id, (_, ok) in FIXED.items():
+        assert records[item_id]["ok"] is ok, (item_id, records[item_id])
+    r = records["phys-104"]
+    assert (r["extracted"], r["reason"]) == (None, "no_answer")
+    r = records["phys-101"]
+    assert r["prompt"][0]["role"] == "system" and "cart of mass 2.0 kg" in r["prompt"][-1]["content"]
+    assert r["output"] == FIXED["phys-101"][0] and r["extracted"] == "3.0" and r["verdict"]["reason"] == "equal"
+    assert records["phys-106"]["extracted"] == "B"
+
+
+def test_every_format_scored_with_the_verifier(settings):
+    from scireflect.evaluation.benchmarks import load_benchmark
+
+    for name in ("scibench-mini", "mmlu-mini", "math-mini"):
+        gold = {q.id: q.answer for q in load_benchmark(name, settings).items}
+        meta = evaluate(settings, EvalConfig(benchmark=name, limit=4), backend=FakeBackend(lambda i, m: boxed(gold[i])))
+        assert meta["summary"]["overall"]["correct"] == 4, name
+        wrong = evaluate(settings, EvalConfig(benchmark=name, limit=4, run=f"{name}-wrong"),
+                         backend=FakeBackend(lambda i, m: boxed("D" if gold[i] != "D" else "A") if name == "mmlu-mini"
+                                             else boxed("12345")))
+        assert wrong["summary"]["overall"]["correct"] == 0, name
+
+
+def test_scibench_compares_numbers_in_the_given_unit(settings):
+    outputs = {"thermo/1.1": "w = nRT ln 2 = 1717 J\nThe answer is \\boxed{1.70 kJ}",  # within 5%
+               "thermo/1.2": boxed("10.6"),  # 6% off: wrong under SciBench's 5%
+               "thermo/1.3": boxed("0.4"), "thermo/1.4": boxed("22")}
+    meta = evaluate(settings, EvalConfig(benchmark="scibench-mini", limit=4),
+                    backend=FakeBackend(lambda i, m: outputs[i]))
+    records = EvalStore(settings).read_items(meta["id"])
+    assert {i: r["ok"] for i, r in records.items()} == {"thermo/1.1": True, "thermo/1.2": False,
+                                                         "thermo/1.3": True, "thermo/1.4": True}
+    assert records["thermo/1.1"]["compared"] == "1.70"
+    assert "unit $\\mathrm{kJ}$" in records["thermo/1.1"]["prompt"][-1]["content"]
+
+
+def test_resume_after_interrupted_run(settings):
+    calls = {"n": 0}
+
+    def dies_after_three(item_id: str, msgs: list[dict[str, str]]) -> str:
+        if calls["n"] == 3:
+            raise KeyboardInterrupt  # the user pressed Ctrl-C while item 4 was generating
+        calls["n"] += 1
+        return boxed("1")
+
+    cfg = EvalConfig(benchmark="sciref-mini", limit=6)
+    with pytest.raises(KeyboardInterrupt):
+        evaluate(settings, cfg, backend=FakeBackend(dies_after_three))
+    store = EvalStore(settings)
+    (run_id,) = [m["id"] for m in store.list_runs()]
+    assert store.read_meta(run_id)["status"] == "interrupted"
+    assert len(store.read_items(run_id)) == 3
+    # A kill can also tear the last line; that item is simply done again.
+    path = store.dir(run_id) / "items.jsonl"
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join(lines[:2]) + lines[2][:40])
+
+    second = FakeBackend(lambda i, m: boxed("1"))
+    meta = evaluate(settings, cfg, backend=second)
+    assert meta["id"] == run_id  # the same command resumes the same run
+    assert second.seen == ["phys-103", "phys-104", "phys-105", "phys-106"]
+    assert meta["status"] == "finished" and meta["counts"]["scored"] == 6
+    assert meta["timing"]["generated"] == 4
+    third = FakeBackend(lambda i, m: boxed("1"))
+    meta = evaluate(settings, EvalConfig(benchmark="sciref-mini", limit=8), backend=third)
+    assert len(third.seen) == 2 and meta["counts"]["scored"] == 8  # a larger --limit extends the run
+
+
+def test_failed_items_are_stored_and_retried(settings):
+    def flaky(item_id: str, msgs: list[dict[str, str]]) -> Generation:
+        if item_id == "phys-102":
+            return Generation(error="model call failed at http://x: HTTP 500")
+        return Generation(text=boxed("3.0"))
+
+    cfg = EvalConfig(benchmark="sciref-mini", limit=3)
+    meta = evaluate(settings, cfg, backend=FakeBackend(flaky))
+    assert meta["status"] == "incomplete" and meta["counts"]["failed"] == 1 and meta["failed_items"] == ["phys-102"]
+    assert meta["summary"]["overall"]["n"] == 2  # a failed generation is not scored as wrong
+    again = FakeBackend(lambda i, m: boxed("2.02"))
+    meta = evaluate(settings, cfg, backend=again)
+    assert again.seen == ["phys-102"] and meta["status"] == "finished" and meta["counts"]["failed"] == 0
+
+
+def test_changed_settings_do_not_resume_silently(settings):
+    evaluate(settings, EvalConfig(benchmark="sciref-mini", limit=2, run="mine"), backend=FakeBackend(fixed_reply))
+    with pytest.raises(ConfigError, match="different settings"):
+        evaluate(settings, EvalConfig(benchmark="sciref-mini", limit=2, run="mine", shots=1),
+                 backend=FakeBackend(fixed_reply))
+    fresh = FakeBackend(fixed_reply)
+    meta = evaluate(settings, EvalConfig(benchmark="sciref-mini", limit=2, run="mine", shots=1, fresh=True),
+                    backend=fresh)
+    assert len(fresh.seen) == 2 and meta["prompt"]["shots"] == 1
+
+
+def test_run_metadata_records_prompts_and_benchmark(settings, tmp_path):
+    bad = tmp_path / "b.jsonl"
+    bad.write_text('{"id": "1", "question": "1+1?", "answer": "2"}\n{broken\n')
+    meta = evaluate(settings, EvalConfig(benchmark=str(bad)), backend=FakeBackend(lambda i, m: boxed("2")))
+    stored = json.loads((EvalStore(settings).dir(meta["id"]) / "run.json").read_text())
+    assert set(stored["prompt"]["templates"]) == {"system", "question", "example_answer"}
+    assert stored["prompt"]["templates_digest"] and stored["prompt"]["style"] == "cot"
+    assert stored["benchmark"]["skipped"] == [f"{bad}:2: not valid JSON (Expecting property name enclosed in "
+                                               "double quotes at column 2)"]
+    assert stored["backend"]["model"] == "fake-model" and stored["settings"]["home"]
