@@ -71,8 +71,11 @@ def bad_text(kind: str, p: dict[str, Any], r: random.Random) -> str:
     kw = dict(qty=qty, Qty=qty[:1].upper() + qty[1:], principle=p["principle"], a=a, first=p["steps"][0])
     if kind == "wrong_answer":
         wa = _answer(p["wrong"], p["unit"]) if not isinstance(p["wrong"], str) else p["wrong"]
-        return "\n".join(x for x in [_fmt(r.choice(INTRO), **kw), *p["wrong_steps"],
-                                     _fmt(r.choice(CONCLUDE), **(kw | {"a": wa}))] if x)
+        # Half the time the slip comes at the end of an otherwise full derivation, as it often does.
+        lead = p["steps"][:-1] if r.random() < 0.5 and len(p["steps"]) > 1 else []
+        slip = p["wrong_steps"][-1:] if lead else p["wrong_steps"]
+        body = [_fmt(r.choice(INTRO), **kw), *lead, *slip, _fmt(r.choice(CONCLUDE), **(kw | {"a": wa}))]
+        return "\n".join(x for x in body if x)
     if kind == "truncated":
         full = "\n".join(p["steps"])
         cut = int(len(full) * r.uniform(0.3, 0.8))

@@ -67,6 +67,12 @@ class Settings(BaseSettings):
     # and examples/benchmarks of a source checkout.
     benchmark_dirs: list[Path] = Field(default_factory=list, description="extra folders of named benchmarks")
 
+    # Quality classifier and gate (training/classifier.py, training/gate.py); the model lives in HOME/classifier.
+    classifier_target_precision: float = Field(default=0.9, gt=0.0, le=1.0,
+                                               description="precision the gate's threshold is chosen for")
+    classifier_folds: int = Field(default=5, ge=2, le=20, description="cross-validation folds for the threshold")
+    classifier_min_per_class: int = Field(default=10, ge=3, description="fewest good and bad labeled examples")
+
     # Timeouts and retries.
     llm_timeout_s: float = Field(default=300.0, gt=0)
     verifier_timeout_s: float = Field(default=5.0, gt=0)

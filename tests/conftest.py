@@ -63,3 +63,28 @@ class FailingChatModel:
                 raise exc
 
         return _Failing(messages=iter([]))
+
+
+# --- PostgreSQL (a real server per test session; see tests/pg_fixture.py) ---------------------------
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterable[Any]:
+    """A throwaway PostgreSQL server on 127.0.0.1 (skipped, with the reason, where none can start)."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from pg_fixture import skip_reason, start_server
+
+    reason = skip_reason()
+    if reason:
+        pytest.skip(reason)
+    server = start_server()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: Any) -> Iterable[str]:
+    """``postgresql://...`` of a fresh, empty database, dropped after the test."""
+    url = postgres_server.create_database()
+    yield url
+    postgres_server.drop_database(url.rsplit("/", 1)[1])

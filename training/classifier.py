@@ -201,6 +201,13 @@ class QualityClassifier:
         return self.explain_many([trace], k)[0]
 
 
+def _slim(pipe: Any) -> None:
+    """Drop the vectorizers' ``stop_words_`` (every pruned n-gram: megabytes, only for introspection)."""
+    for _name, trans, _cols in pipe.named_steps["features"].transformers_:
+        if hasattr(trans, "stop_words_"):
+            trans.stop_words_ = None
+
+
 def labels_digest(examples: list[LabeledTrace]) -> str:
     h = hashlib.sha256()
     for e in examples:
@@ -226,6 +233,7 @@ def train(examples: list[LabeledTrace], *, target_precision: float = 0.9, folds:
                     target_precision, threshold)
     pipe = build_pipeline(seed)
     pipe.fit(feature_table(e.trace for e in examples), y)
+    _slim(pipe)
     digest = labels_digest(examples)
     meta = {
         "feature_schema_version": FEATURE_SCHEMA_VERSION,

@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import os
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +59,7 @@ def save(clf: QualityClassifier, directory: Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     model = directory / MODEL_FILE
     tmp = directory / (MODEL_FILE + ".tmp")
-    sio.dump(clf.pipeline, tmp)
+    sio.dump(clf.pipeline, tmp, compression=zipfile.ZIP_DEFLATED)  # the vocabularies compress ~10x
     os.replace(tmp, model)
     meta = {k: v for k, v in clf.meta.items() if not k.startswith("_")}
     meta.update(format=FORMAT, format_version=FORMAT_VERSION, model_file=MODEL_FILE, sha256=_sha256(model),

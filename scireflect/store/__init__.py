@@ -8,9 +8,10 @@ from sqlalchemy import Engine
 
 from scireflect.settings import Settings
 from scireflect.store.db import make_engine, migrate
+from scireflect.store.records import RecordStore
 from scireflect.store.traces import RunStore, TraceStore
 
-__all__ = ["Stores", "open_stores", "TraceStore", "RunStore"]
+__all__ = ["Stores", "open_stores", "TraceStore", "RunStore", "RecordStore"]
 
 
 @dataclass
@@ -21,6 +22,7 @@ class Stores:
     traces: TraceStore
     runs: RunStore
     revision: str
+    records: RecordStore | None = None  # training records of accepted traces (filled by open_stores)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -34,4 +36,5 @@ def open_stores(settings: Settings | None = None, url: str | None = None) -> Sto
         url = settings.db_url
     engine = make_engine(url)
     rev = migrate(engine)
-    return Stores(engine=engine, traces=TraceStore(engine), runs=RunStore(engine), revision=rev)
+    return Stores(engine=engine, traces=TraceStore(engine), runs=RunStore(engine), revision=rev,
+                  records=RecordStore(engine))

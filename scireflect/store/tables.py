@@ -86,5 +86,16 @@ records = Table(
     Column("gate_decision", String(16)),
     Column("provenance", JSON, nullable=False, default=dict),
     Column("created_at", DateTime(timezone=True)),
+    # Provenance the export and stats filter or group on (migration 0004); the rest is in `provenance`.
+    Column("run_id", String(64)),
+    Column("status", String(32)),
+    Column("model", String(255)),
+    Column("provider", String(32)),
+    Column("question_source", String(255)),
+    Column("classifier_version", String(64)),
+    Column("gate_reason", Text),
     Index("ix_records_question_version", "question_id", "pipeline_version"),
+    Index("ix_records_gate_decision", "gate_decision"),
+    Index("ix_records_subject", "subject"),
+    Index("ix_records_run", "run_id"),
 )
