@@ -1,0 +1,320 @@
+"""Answer equivalence: the decision procedure behind ``verify_answer`` (runs inside pool workers).
+
+Order: identical text -> multiple choice -> numbers and quantities (exact arithmetic, pint for units) ->
+math-verify for symbolic answers -> normalized text. Every rule is an :class:`AnswerOptions` field.
+Results are plain dicts (they cross the process boundary as JSON). Values derived from the reference
+answer sit in ``details`` under keys starting with ``gold`` so that stage-2 prompts can drop them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+from scireflect.tools.extract import boxed_answer, extract_answer
+from scireflect.tools.verifiers import choice, numparse, units
+from scireflect.tools.verifiers.options import AnswerOptions
+
+
+def verdict(ok: bool, reason: str, message: str, **details: Any) -> dict[str, Any]:
+    return {"ok": ok, "reason": reason, "message": message, "details": details}
+
+
+def _norm(s: str) -> str:
+    s = s.strip()
+    s = re.sub(r"\\left|\\right|\\!|\\,|\\;|\\ |~|\s+|\$", "", s)
+    s = s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac").replace("\\cfrac", "\\frac")
+    return s.rstrip(".")
+
+
+def _gold_answer(gold: str) -> str:
+    return boxed_answer(gold) or gold.strip().strip("$").strip()
+
+
+# -- quantities ----------------------------------------------------------------------------------
+@dataclass
+class Quantity:
+    num: numparse.Num
+    unit_text: str = ""
+    units: Any = None          # pint Unit, None when unitless or unknown
+    unknown_unit: bool = False  # unit text that is not a unit (a word such as "yuan")
+
+    @property
+    def has_unit(self) -> bool:
+        return self.units is not None
+
+
+def _value(text: str, decimal_comma: bool) -> numparse.Num | None:
+    num = numparse.parse_number(text, decimal_comma=decimal_comma)
+    if num is not None:
+        return num
+    if re.search(r"\\(?:pi|sqrt|frac)", text):  # e.g. \frac{\pi}{2} rad: evaluate through math-verify
+        from scireflect.tools.verifiers import mathcmp
+
+        parsed = mathcmp.parse(text)
+        value = mathcmp.real_value(parsed[0]) if parsed else None
+        if value is not None:
+            return numparse.Num(value, numparse.is_decimal_text(text), False, text)
+    return None
+
+
+def parse_quantity(text: str, *, decimal_comma: bool = False, lenient: bool = False) -> Quantity | None:
+    """A number with an optional unit; None when ``text`` is not one (then it is maths or prose).
+
+    ``lenient``: trailing text that is not a unit is dropped instead of making the parse fail."""
+    full = numparse.parse_number(text, decimal_comma=decimal_comma)
+    if full is not None:
+        return Quantity(full)
+    sq = units.split_quantity(text)
+    if sq is None:
+        return None
+    num = _value(sq.value, decimal_comma)
+    if num is None:
+        return None
+    unit_text = sq.unit
+    if not unit_text:
+        return Quantity(num)
+    if re.fullmatch(r"\\?%|percent(?:age)?|pct", unit_text):
+        return Quantity(numparse.Num(num.value, num.decimal, True, text))
+    scale, unit_text = units.scale_word(unit_text)
+    if scale != 1:
+        num = numparse.Num(num.value * scale, num.decimal, num.percent, text)
+        if not unit_text:
+            return Quantity(num)
+    parsed = units.parse_unit(unit_text)
+    if parsed is not None:
+        return Quantity(num, unit_text, parsed)
+    if re.fullmatch(r"[A-Za-z][A-Za-z ]{0,40}|[€$£¥]", unit_text.strip()) or lenient:
+        return Quantity(num, unit_text, None, unknown_unit=True)
+    return None  # "2\sqrt{2}", "2x+1": maths, not a quantity
+
+
+_NUMBER_START = re.compile(r"(?<![\w.,])[-+−]?(?:\d|\.\d)")
+
+
+def _last_quantity(text: str, decimal_comma: bool) -> Quantity | None:
+    """The last number (with its unit when it has one) stated in a sentence."""
+    for m in reversed(list(_NUMBER_START.finditer(text[-2000:]))):
+        q = parse_quantity(text[-2000:][m.start():], decimal_comma=decimal_comma, lenient=True)
+        if q is not None:
+            return q
+    return None
+
+
+def _pred_quantity(pred_ans: str, decimal_comma: bool) -> Quantity | None:
+    q = parse_quantity(pred_ans, decimal_comma=decimal_comma)
+    if q is not None:
+        return q
+    total = numparse.parse_sum(pred_ans)
+    if total is not None:
+        return Quantity(total)
+    if "=" in pred_ans:  # a chain "x = 5+5+1 = 7 = 11": the final value counts
+        q = parse_quantity(pred_ans.rsplit("=", 1)[1], decimal_comma=decimal_comma)
+        if q is not None:
+            return q
+    if re.search(r"[A-Za-z]{2,}\s+[A-Za-z]{2,}|[€$£¥:]", pred_ans) and not re.search(r"\\[a-z]+\{|\^", pred_ans):
+        return _last_quantity(pred_ans, decimal_comma)  # prose: "which is 1,000.99€"
+    return None
+
+
+def _tolerance(gold: numparse.Num, pred_decimal: bool, o: AnswerOptions) -> tuple[float | None, str]:
+    """(relative tolerance, rule); None means exact rational equality."""
+    if o.tolerance is not None:
+        return o.tolerance, "tolerance given"
+    if gold.decimal or not o.exact_golds:
+        return o.rel_tol, "decimal gold"
+    if pred_decimal:
+        return o.exact_rel_tol, "exact gold, decimal pred"
+    return None, "exact gold"
+
+
+def _num_verdict(p: Fraction | float, g: Fraction | float, tol: float | None, rule: str, o: AnswerOptions,
+                 **details: Any) -> dict[str, Any]:
+    if tol is None and isinstance(p, Fraction) and isinstance(g, Fraction):
+        ok = p == g
+    else:
+        ok = numparse.close(float(p), float(g), tol if tol is not None else o.exact_rel_tol, o.zero_abs_tol)
+    rel = abs(float(p) - float(g)) / abs(float(g)) if float(g) else None
+    details.update(pred_value=_f(p), gold_value=_f(g), tolerance=tol if tol is not None else 0.0,
+                   tolerance_rule=rule, gold_rel_error=rel)
+    if ok:
+        return verdict(True, "equal", "values agree within tolerance", **details)
+    return verdict(False, "unequal", f"value {_f(p):g} is not equal to the reference answer "
+                                     f"({rule}: relative tolerance {tol if tol is not None else 0:g})", **details)
+
+
+def _f(x: Fraction | float) -> float:
+    try:
+        return float(x)
+    except OverflowError:
+        return float("inf") if x > 0 else float("-inf")
+
+
+def compare_quantities(pq: Quantity, gq: Quantity, o: AnswerOptions) -> dict[str, Any]:
+    """Rules 1-6 of the README for a pred and a gold that are both numbers (with or without units)."""
+    base = {"pred_unit": pq.unit_text or None, "gold_unit": gq.unit_text or None}
+    if gq.num.percent or pq.num.percent:
+        return _percent(pq, gq, o, base)
+    if gq.has_unit and o.units:
+        if not pq.has_unit:
+            if pq.unknown_unit or not o.bare_number_in_gold_unit:
+                return verdict(False, "dimension_mismatch", f"the answer's unit {pq.unit_text or '(none)'!r} is "
+                               "not a unit of the reference's dimension", **base)
+            pq = Quantity(pq.num, gq.unit_text, gq.units)
+            base["pred_unit_rule"] = "bare number read in the gold's unit"
+        return _unit_verdict(pq, gq, o, base)
+    if pq.has_unit and not gq.has_unit and not gq.unknown_unit and not o.ignore_pred_unit_if_gold_unitless:
+        return verdict(False, "dimension_mismatch", "the answer has a unit but the reference has none", **base)
+    tol, rule = _tolerance(gq.num, pq.num.decimal, o)
+    return _num_verdict(pq.num.value, gq.num.value, tol, rule, o, **base)
+
+
+def _unit_verdict(pq: Quantity, gq: Quantity, o: AnswerOptions, base: dict[str, Any]) -> dict[str, Any]:
+    pu, gu = pq.units, gq.units
+    temp = o.temperature_offsets and (units.is_temperature(pu) or units.is_temperature(gu))
+    try:
+        if temp:
+            pv, pdim = units.to_kelvin_or_base(float(pq.num.value), pu)
+            gv, gdim = units.to_kelvin_or_base(float(gq.num.value), gu)
+        else:
+            ureg = units.registry()
+            pdim, gdim = ureg.Quantity(1, pu).dimensionality, ureg.Quantity(1, gu).dimensionality
+            if pdim != gdim:
+                raise ValueError("dimension")
+            pv = float(ureg.Quantity(float(pq.num.value), pu).to(gu).magnitude)
+            gv = float(gq.num.value)
+    except ValueError:
+        pdim, gdim = _dims(pu), _dims(gu)
+        return verdict(False, "dimension_mismatch", f"the answer's unit {pq.unit_text!r} ({pdim}) has a different "
+                       "physical dimension than the reference answer", pred_dimension=pdim,
+                       gold_dimension=gdim, **base)
+    except Exception as e:  # noqa: BLE001 - pint offset/undefined errors: not comparable
+        return verdict(False, "dimension_mismatch", f"units cannot be compared: {type(e).__name__}", **base)
+    if pdim != gdim:
+        return verdict(False, "dimension_mismatch", f"the answer's unit {pq.unit_text!r} ({pdim}) has a different "
+                       "physical dimension than the reference answer", pred_dimension=str(pdim),
+                       gold_dimension=str(gdim), **base)
+    tol, rule = _tolerance(gq.num, True, o)
+    base.update(pred_value_converted=pv, dimension=str(pdim))
+    return _num_verdict(pv, gv, tol, rule + (", kelvin scale" if temp else ""), o, **base)
+
+
+def _dims(u: Any) -> str:
+    try:
+        return str(units.registry().Quantity(1, u).dimensionality)
+    except Exception:  # noqa: BLE001
+        return "?"
+
+
+def _percent(pq: Quantity, gq: Quantity, o: AnswerOptions, base: dict[str, Any]) -> dict[str, Any]:
+    g, p = gq.num, pq.num
+    tol, rule = _tolerance(g, p.decimal, o)
+    if g.percent:
+        if p.percent:  # 28% vs 28%
+            return _num_verdict(p.value, g.value, tol, rule + ", percent", o, **base)
+        first = _num_verdict(p.value, g.value, tol, rule + ", percent sign optional", o, **base)
+        if first["ok"] or not o.percent_as_fraction:
+            return first
+        return _num_verdict(p.value, g.value / 100, tol, rule + ", percent as fraction", o, **base)
+    first = _num_verdict(p.value, g.value, tol, rule + ", percent sign ignored", o, **base)
+    if first["ok"] or not o.percent_as_fraction:  # gold 20, pred 20%
+        return first
+    return _num_verdict(p.value / 100, g.value, tol, rule + ", percent as fraction", o, **base)  # 0.28 vs 28%
+
+
+# -- the whole procedure -------------------------------------------------------------------------
+def _choice(pred: str, gold_ans: str, o: AnswerOptions) -> dict[str, Any] | None:
+    if o.multiple_choice == "off":
+        return None
+    g = choice.gold_letter(gold_ans, o.choices)
+    if g is None or (o.multiple_choice == "auto" and not o.choices and choice.letter_of(gold_ans) is None):
+        return None
+    p = choice.pred_letter(pred, o.choices)
+    if p is None:
+        return verdict(False, "no_answer", "no option letter found in the answer", gold_choice=g)
+    if p == g:
+        return verdict(True, "equal", f"option {p} is the reference option", pred_choice=p, gold_choice=g)
+    return verdict(False, "unequal", f"option {p} is not the reference option", pred_choice=p, gold_choice=g)
+
+
+def _numeric(pred_ans: str, gold_ans: str, o: AnswerOptions) -> dict[str, Any] | None:
+    gq = parse_quantity(gold_ans)
+    if gq is None and o.decimal_comma and re.fullmatch(r"\s*[-+]?\d+,\d+\s*", gold_ans):
+        gq = parse_quantity(gold_ans, decimal_comma=True)
+    if gq is None:
+        return None
+    pq = _pred_quantity(pred_ans, decimal_comma=False)
+    if o.decimal_comma and (pq is None or (re.search(r"\d,\d", pred_ans) and gq.num.decimal)):
+        alt = _pred_quantity(pred_ans, decimal_comma=True)
+        if alt is not None and (pq is None or alt.num.decimal):
+            pq = alt
+    if pq is None:
+        return None
+    return compare_quantities(pq, gq, o)
+
+
+def _text_equal(a: str, b: str) -> bool:
+    def n(s: str) -> str:
+        s = re.sub(r"\\(?:text|mathrm|textbf|mbox)\s*\{([^{}]*)\}", r"\1", s)
+        return re.sub(r"[\s$.]+", " ", s).strip().lower()
+
+    return bool(n(a)) and n(a) == n(b)
+
+
+def _math(pred: str, pred_ans: str, gold: str, o: AnswerOptions) -> dict[str, Any]:
+    from scireflect.tools.verifiers import mathcmp
+
+    tol = mathcmp.Tolerance(o.rel_tol, o.exact_rel_tol, o.zero_abs_tol, o.tolerance, o.exact_golds)
+    delimited = re.search(r"\$|\\\(|\\\[|\\boxed|\\fbox", pred)
+    source = pred if delimited or len(pred) <= 300 else pred_ans
+    try:
+        ok, details = mathcmp.math_equal(source, gold, tol)
+    except mathcmp.TooLarge as e:
+        return verdict(False, "too_large", f"answer too large to compare: {e}")
+    failed = details.get("parse_failed")
+    if not ok and _text_equal(pred_ans, _gold_answer(gold)):
+        return verdict(True, "equal", "answers match as text", method="text", **details)
+    if ok:
+        return verdict(True, "equal", "answers are mathematically equivalent", method="math-verify", **details)
+    if failed == "pred":
+        return verdict(False, "parse_error", "the answer could not be parsed as mathematics", **details)
+    return verdict(False, "unequal", "answer is not equivalent to the reference answer", method="math-verify",
+                   **details)
+
+
+def compare(pred: str, gold: str, o: AnswerOptions) -> dict[str, Any]:
+    pred_ans = extract_answer(pred) or pred.strip()
+    gold_ans = _gold_answer(gold)
+    if len(pred_ans) > o.max_answer_chars:
+        return verdict(False, "too_large", f"answer longer than {o.max_answer_chars} characters")
+    base = {"pred_answer": pred_ans[:300]}
+    if _norm(pred_ans) == _norm(gold_ans) and pred_ans.strip():
+        return verdict(True, "equal", "answers are identical", method="identical", **base)
+    for step in (_choice(pred, gold_ans, o), _numeric(pred_ans, gold_ans, o) if not o.choices else None):
+        if step is not None:
+            step["details"] = {**base, **step["details"]}
+            return step
+    if o.math_verify:
+        out = _math(pred, pred_ans, gold, o)
+    elif _text_equal(pred_ans, gold_ans):
+        out = verdict(True, "equal", "answers match as text", method="text")
+    else:
+        out = verdict(False, "unequal", "answer differs from the reference answer", method="text")
+    out["details"] = {**base, **out["details"]}
+    return out
+
+
+def compare_task(payload: dict[str, Any]) -> dict[str, Any]:
+    """Pool task ``answer``: payload ``{"pred", "gold", "options"}``."""
+    o = AnswerOptions.build(**(payload.get("options") or {}))
+    return compare(str(payload.get("pred", "")), str(payload.get("gold", "")), o)
+
+
+def warm_up() -> None:
+    """Import and compile what the first real request would, before the worker says it is ready."""
+    o = AnswerOptions()
+    compare("3.0 m/s", "300 cm/s", o)
+    compare("\\frac{1}{2}", "0.5", o)
+    compare("$x^2+1$", "$1+x^2$", o)

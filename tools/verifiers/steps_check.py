@@ -1,0 +1,3 @@
+"""placeholder"""
+def check_task(payload):
+    return {}
