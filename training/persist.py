@@ -120,7 +120,10 @@ def load(directory: Path) -> QualityClassifier:
         raise ConfigError(f"cannot load classifier {model}: {type(e).__name__}: {e}") from e
     try:
         import sklearn
+        from sklearn.pipeline import Pipeline
 
+        if not isinstance(pipeline, Pipeline):
+            raise ConfigError(f"classifier file {model} holds a {type(pipeline).__name__}, not a Pipeline")
         if meta.get("sklearn_version") and meta["sklearn_version"] != sklearn.__version__:
             log.warning("classifier was trained with scikit-learn %s, running %s; retrain if scores look off",
                         meta["sklearn_version"], sklearn.__version__)
