@@ -32,7 +32,8 @@ with would you your""".split())
 
 
 def _stem(w: str) -> str:
-    # A light plural stemmer (Harman's S-stemmer): "forces" ~ "force", "series" stays "series".
+    # A light plural stemmer (Harman's S-stemmer): "forces" ~ "force", "batteries" ~ "battery". Queries and
+    # chunks go through the same function, so an odd stem ("series" -> "sery") still matches itself.
     if len(w) > 4 and w.endswith("ies") and not w.endswith(("eies", "aies")):
         return w[:-3] + "y"
     if len(w) > 3 and w.endswith("es") and not w.endswith(("aes", "ees", "oes", "ses", "ies")):
