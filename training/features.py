@@ -89,6 +89,13 @@ def _canon(x: float) -> str:
     return f"{x:.4g}"
 
 
+def _count(val: Any) -> int:
+    """A counter a verifier wrote as a number or as the list of items."""
+    if isinstance(val, (list, tuple)):
+        return len(val)
+    return int(val) if isinstance(val, (int, float)) and not isinstance(val, bool) else 0
+
+
 def _steps_counts(verdicts: list[Verdict]) -> tuple[float, float, float, float]:
     """(present, checked share, passed share, failed) from a step verifier's details.
 
@@ -99,12 +106,7 @@ def _steps_counts(verdicts: list[Verdict]) -> tuple[float, float, float, float]:
         if v.verifier != "steps":
             continue
         d = v.details or {}
-
-        def n(key: str) -> int:
-            val = d.get(key)
-            return len(val) if isinstance(val, (list, tuple)) else int(val or 0) if isinstance(val, (int, float)) else 0
-
-        checked, passed, failed, unchecked = n("checked"), n("passed"), n("failed"), n("unchecked")
+        checked, passed, failed, unchecked = (_count(d.get(k)) for k in ("checked", "passed", "failed", "unchecked"))
         steps = d.get("steps")
         if isinstance(steps, list) and steps:
             oks = [s.get("ok") if isinstance(s, dict) else None for s in steps]

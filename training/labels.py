@@ -25,8 +25,8 @@ from pydantic import ValidationError
 from scireflect.errors import InputError
 from scireflect.schema import STATUS_BY_STAGE, Attempt, Question, Trace
 
-_TRUE = {1, True, "1", "good", "pos", "positive", "true", "yes"}
-_FALSE = {0, False, "0", "bad", "neg", "negative", "false", "no"}
+_TRUE = {1, "1", "good", "pos", "positive", "true", "yes"}
+_FALSE = {0, "0", "bad", "neg", "negative", "false", "no"}
 
 
 @dataclass

@@ -11,7 +11,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from scireflect.cli import app
-from scireflect.cli.common import DebugOpt, HomeOpt, JsonOpt, cli_errors, console, err_console, print_json, settings_from
+from scireflect.cli.common import (DebugOpt, HomeOpt, JsonOpt, cli_errors, console, err_console, print_json,
+                                   settings_from)
 from scireflect.errors import ConfigError, InputError
 from scireflect.schema import Trace
 

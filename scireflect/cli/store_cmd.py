@@ -9,7 +9,8 @@ import typer
 from rich.table import Table
 
 from scireflect.cli import app
-from scireflect.cli.common import DebugOpt, HomeOpt, JsonOpt, cli_errors, console, err_console, print_json, settings_from
+from scireflect.cli.common import (DebugOpt, HomeOpt, JsonOpt, cli_errors, console, err_console, print_json,
+                                   settings_from)
 
 store_app = typer.Typer(help="Training records of accepted traces: statistics and SFT export.", no_args_is_help=True)
 app.add_typer(store_app, name="store")
