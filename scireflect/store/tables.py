@@ -51,6 +51,11 @@ traces = Table(
     Index("ix_traces_status", "status"),
     Index("ix_traces_run", "run_id"),
     Index("ix_traces_created", "created_at"),
+    # The viewer's list page (migration 0003): newest-first pages without a sort, filter menus from an index.
+    Index("ix_traces_created_id", "created_at", "id"),
+    Index("ix_traces_subject", "subject"),
+    Index("ix_traces_gate_score", "gate_score"),
+    Index("ix_traces_verdicts", "verdicts"),
 )
 
 events = Table(

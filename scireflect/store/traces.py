@@ -121,7 +121,8 @@ class TraceStore:
                 traces.c.verdicts]
         q = select(*cols).where(*self._filters(status, run_id, subject, stage, search, min_score, max_score,
                                                verdict))
-        q = q.order_by(traces.c.created_at.desc(), traces.c.id).limit(limit).offset(offset)
+        # Both keys descending, so ix_traces_created_id serves the order and deep pages skip rows cheaply.
+        q = q.order_by(traces.c.created_at.desc(), traces.c.id.desc()).limit(limit).offset(offset)
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(q).mappings()]
 
