@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 
 from scireflect.errors import ConfigError, missing_dependency
 from scireflect.settings import Settings
-from scireflect.viewer.assets import CSS, JS, SERVER_CSP, STATIC, missing_assets
+from scireflect.viewer.assets import CSS, JS, LIST_JS, SERVER_CSP, STATIC, missing_assets
 from scireflect.viewer.render import render
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
@@ -167,10 +167,10 @@ def create_app(source: Any, *, allowed_hosts: tuple[str, ...] | None = None) -> 
     app.state.stores = stores
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
 
-    def page(template: str, status: int = 200, *, scripts: bool = False, **ctx: Any) -> HTMLResponse:
+    def page(template: str, status: int = 200, *, js: tuple[str, ...] = (), **ctx: Any) -> HTMLResponse:
         ctx.setdefault("inline", None)
         ctx.setdefault("exported", False)
-        html = render(template, css=CSS if scripts else ("viewer.css",), js=JS if scripts else (), **ctx)
+        html = render(template, css=CSS if js else ("viewer.css",), js=js, **ctx)
         return HTMLResponse(html, status_code=status)
 
     def not_found(message: str) -> HTMLResponse:
@@ -195,7 +195,7 @@ def create_app(source: Any, *, allowed_hosts: tuple[str, ...] | None = None) -> 
                                 for n in verifiers for o in ("ok", "fail")]}
         if form["verdict"] and form["verdict"] not in {v for v, _ in options["verdicts"]}:
             options["verdicts"].append((form["verdict"], form["verdict"]))
-        return page("list.html", 400 if error else 200, rows=rows, total=total, page=page_no, pages=pages,
+        return page("list.html", 400 if error else 200, js=LIST_JS, rows=rows, total=total, page=page_no, pages=pages,
                     f=form, options=options, error=error,
                     prev_url=link(page_no - 1) if page_no > 1 else None,
                     next_url=link(page_no + 1) if page_no < pages else None)
@@ -215,7 +215,7 @@ def create_app(source: Any, *, allowed_hosts: tuple[str, ...] | None = None) -> 
         trace = stores.traces.get(trace_id)
         if trace is None:
             return not_found(f"no trace with id {trace_id!r} in this store")
-        return page("trace.html", scripts=True, v=trace_view(trace))
+        return page("trace.html", js=JS, v=trace_view(trace))
 
     @app.get("/traces/{trace_id}/export.html", response_class=HTMLResponse)
     def trace_export(trace_id: str) -> HTMLResponse:

@@ -22,6 +22,8 @@ CSS = ("vendor/katex/katex.min.css", "viewer.css")
 # Order matters: auto-render and mhchem extend katex; viewer.js calls both libraries.
 JS = ("vendor/katex/katex.min.js", "vendor/katex/contrib/auto-render.min.js", "vendor/katex/contrib/mhchem.min.js",
       "vendor/mermaid/mermaid.min.js", "viewer.js")
+# The list page renders math in question previews but draws no diagram.
+LIST_JS = tuple(p for p in JS if "mermaid" not in p)
 
 # What the server sends with every page. Inline styles are needed by KaTeX and mermaid's SVG;
 # scripts only from the server itself, never inline.
