@@ -173,11 +173,14 @@ def create_app(source: Any, *, allowed_hosts: tuple[str, ...] | None = None) -> 
         html = render(template, css=CSS if js else ("viewer.css",), js=js, **ctx)
         return HTMLResponse(html, status_code=status)
 
+    def get(path: str) -> Callable[..., Any]:
+        return app.api_route(path, methods=["GET", "HEAD"], response_class=HTMLResponse)
+
     def not_found(message: str) -> HTMLResponse:
         return page("error.html", 404, code=404, title="Not found", message=message)
 
-    @app.get("/", response_class=HTMLResponse)
-    @app.get("/traces", response_class=HTMLResponse)
+    @get("/")
+    @get("/traces")
     def trace_list(request: Request) -> HTMLResponse:
         params = request.query_params
         filters, form, error = parse_filters(params)
@@ -200,7 +203,7 @@ def create_app(source: Any, *, allowed_hosts: tuple[str, ...] | None = None) -> 
                     prev_url=link(page_no - 1) if page_no > 1 else None,
                     next_url=link(page_no + 1) if page_no < pages else None)
 
-    @app.get("/runs", response_class=HTMLResponse)
+    @get("/runs")
     def run_list() -> HTMLResponse:
         runs = stores.runs.list(limit=200)
         for r in runs:
@@ -208,7 +211,7 @@ def create_app(source: Any, *, allowed_hosts: tuple[str, ...] | None = None) -> 
                                    for v in (r.get("tokens") or {}).values() if isinstance(v, dict))
         return page("runs.html", runs=runs)
 
-    @app.get("/traces/{trace_id}", response_class=HTMLResponse)
+    @get("/traces/{trace_id}")
     def trace_page(trace_id: str) -> HTMLResponse:
         from scireflect.viewer.trace_view import trace_view
 
@@ -217,7 +220,7 @@ def create_app(source: Any, *, allowed_hosts: tuple[str, ...] | None = None) -> 
             return not_found(f"no trace with id {trace_id!r} in this store")
         return page("trace.html", js=JS, v=trace_view(trace))
 
-    @app.get("/traces/{trace_id}/export.html", response_class=HTMLResponse)
+    @get("/traces/{trace_id}/export.html")
     def trace_export(trace_id: str) -> HTMLResponse:
         from scireflect.viewer.export import export_html
 
@@ -227,7 +230,7 @@ def create_app(source: Any, *, allowed_hosts: tuple[str, ...] | None = None) -> 
         return HTMLResponse(export_html(trace), headers={
             "content-disposition": f'attachment; filename="{re.sub(r"[^A-Za-z0-9_.-]", "_", trace.id)}.html"'})
 
-    @app.get("/healthz")
+    @app.api_route("/healthz", methods=["GET", "HEAD"])
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 

@@ -102,7 +102,7 @@ def _walk(trace: Trace, shape: list[str], payload: str) -> None:
     chunks = [{"id": f"mechanics.pdf#p{12 + k}-{k}", "source": "mechanics.pdf", "page": 12 + k,
                "section": "2.1 Average speed", "score": round(0.82 - 0.07 * k, 3),
                "text": f"The average speed is the distance divided by the time, $\\bar v = \\Delta x/\\Delta t$ "
-                       f"(passage {k}).{payload}"} for k in range(3)]
+                       f"(passage {k}; in water, $\\ce{{H2O}}$).{payload}"} for k in range(3)]
     evs = [Event(trace_id=trace.id, seq=1, node="retrieve", started_at=t, latency_ms=41.5,
                  output={"enabled": True, "query": q.question, "chunks": chunks})]
     total = sum(1 for n in shape if n in _STAGE)

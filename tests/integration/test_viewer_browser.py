@@ -125,6 +125,7 @@ def test_trace_page_shows_nodes_in_order_graph_and_math(page, server):
     assert page.locator("#graph svg .taken").count() >= 7  # the path is highlighted
     assert page.locator(".katex").count() > 20 and page.locator(".katex-error").count() == 0
     assert page.locator("#question .katex").count() >= 3
+    assert "\\ce{" not in page.inner_text("#ev-1")  # chemistry through KaTeX's mhchem
     assert page.locator("li.first-wrong").count() == 3  # the three failed verify rounds
     assert page.locator("table.diff ins").count() > 0
     _shot(page, "trace")

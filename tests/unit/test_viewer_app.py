@@ -116,6 +116,8 @@ def test_stored_markup_is_escaped_everywhere(client):
 
 
 def test_read_only(client):
+    for url in ("/", "/runs", "/traces/t_000001", "/static/viewer.css", "/healthz"):
+        assert client.head(url).status_code == 200, url
     for method in ("POST", "PUT", "PATCH", "DELETE"):
         r = client.request(method, "/traces/t_000001")
         assert r.status_code == 405 and r.headers["allow"] == "GET, HEAD"
