@@ -11,5 +11,7 @@ __all__ = ["Verifier", "FunctionVerifier", "verifier", "VerifierRegistry", "defa
 
 def builtin_verifiers() -> list[type[Verifier]]:
     from scireflect.tools.verifiers.answer import AnswerVerifier
+    from scireflect.tools.verifiers.lean import LeanVerifier
+    from scireflect.tools.verifiers.steps import StepsVerifier
 
-    return [AnswerVerifier]
+    return [AnswerVerifier, StepsVerifier, LeanVerifier]

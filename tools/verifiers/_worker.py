@@ -81,6 +81,15 @@ def _ping(payload: dict[str, Any]) -> dict[str, Any]:
     return {"pong": True, "pid": os.getpid()}
 
 
+def _math_verify_alone(payload: dict[str, Any]) -> dict[str, Any]:
+    """math-verify's standard usage, ``verify(parse(gold), parse(pred))``: the benchmark's baseline."""
+    from math_verify import parse, verify
+
+    gold = parse(str(payload.get("gold", "")))
+    pred = parse(str(payload.get("pred", "")))
+    return {"ok": bool(verify(gold, pred))}
+
+
 def _debug_tasks() -> dict[str, Callable[[dict[str, Any]], Any]]:
     """Tasks the safety tests use to crash, hang or exhaust a worker on purpose (``--debug-tasks`` only)."""
 
@@ -111,6 +120,7 @@ def _tasks(debug: bool) -> dict[str, Callable[[dict[str, Any]], Any]]:
         "ping": _ping,
         "answer": equiv.compare_task,
         "steps": steps_check.check_task,
+        "math_verify_alone": _math_verify_alone,
     }
     if debug:
         tasks.update(_debug_tasks())

@@ -1,121 +1,123 @@
 """The ``answer`` verifier: is the attempt's final answer the reference answer?
 
-First version: numbers with relative tolerance, exact fractions, multiple-choice letters,
-normalized text. Parsing never evaluates code (no sympify on model output).
+The main process only screens and routes: the comparison itself (math-verify, sympy, pint) runs in the
+sandboxed worker pool (:mod:`pool`), so no model-written string is parsed here. Semantics and options:
+:mod:`options` and ``docs/verifiers.md``.
 """
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+import logging
 import re
-from fractions import Fraction
 from typing import Any
 
 from scireflect.schema import Attempt, Question, Verdict
-from scireflect.tools.extract import extract_answer
 from scireflect.tools.verifiers.base import Verifier
+from scireflect.tools.verifiers.options import AnswerOptions
+from scireflect.tools.verifiers.pool import TaskResult, get_pool
 
-DEFAULT_REL_TOL = 0.01
-_NUM = re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$")
-_FRAC = re.compile(r"^([-+]?)\\?d?frac\{([-+]?\d+)\}\{(\d+)\}$|^([-+]?\d+)\s*/\s*(\d+)$")
-_SCI = re.compile(r"^([-+]?(?:\d+\.?\d*|\.\d+))\s*(?:\\times|\\cdot|×|\*)\s*10\^\{?([-+]?\d+)\}?$")
+log = logging.getLogger(__name__)
+
+NAME = "answer"
+# Text no mathematical answer contains but Python payloads do. Refused before it reaches any parser;
+# the worker's audit hook is the second line of defence when screening is switched off.
+_CODE_LIKE = re.compile(
+    r"__|(?<![\\\w])lambda\b\s*[\w\s,*]*:|\bimport\b|\b(?:eval|exec|compile|getattr|setattr|globals|locals|"
+    r"open|breakpoint|vars|dir)\s*\(|\bsubprocess\b|\bos\s*\.\s*(?:system|popen|exec\w*|spawn\w*|remove)\b")
+
+_STATUS_REASON = {"timeout": "timeout", "too_large": "too_large", "crashed": "error", "error": "error"}
 
 
-def _normalize(s: str) -> str:
-    s = s.strip().strip("$").strip()
-    s = re.sub(r"\\text\{([^}]*)\}|\\mathrm\{([^}]*)\}", lambda m: m.group(1) or m.group(2) or "", s)
-    s = s.replace("−", "-").replace("\\,", "").replace("\\!", "").replace("{,}", "")
-    return s.strip()
+def code_like(text: str) -> bool:
+    return bool(_CODE_LIKE.search(text))
 
 
-def parse_number(s: str) -> tuple[Fraction | float, bool] | None:
-    """(value, exact) for a plain number, a fraction or scientific notation; None otherwise."""
-    s = _normalize(s).replace(" ", "")
-    if re.fullmatch(r"[-+]?\d{1,3}(,\d{3})+(\.\d+)?", s):
-        s = s.replace(",", "")
-    if _NUM.match(s):
-        exact = "." not in s and "e" not in s.lower()
-        return (Fraction(int(s)) if exact else float(s)), exact
-    m = _FRAC.match(s)
-    if m:
-        if m.group(2) is not None:
-            sign = -1 if m.group(1) == "-" else 1
-            return sign * Fraction(int(m.group(2)), int(m.group(3))), True
-        return Fraction(int(m.group(4)), int(m.group(5))), True
-    m = _SCI.match(s)
-    if m:
-        return float(m.group(1)) * 10.0 ** int(m.group(2)), False
+def _verdict(ok: bool, reason: str, message: str, **details: Any) -> Verdict:
+    return Verdict(verifier=NAME, ok=ok, score=1.0 if ok else 0.0, reason=reason, message=message,
+                   details=details)
+
+
+def _precheck(pred: Any, gold: Any, o: AnswerOptions) -> Verdict | None:
+    if pred is None or not str(pred).strip():
+        return _verdict(False, "no_answer", "no final answer found")
+    if gold is None or not str(gold).strip():
+        return _verdict(False, "error", "the question has no reference answer")
+    pred_s, gold_s = str(pred), str(gold)
+    if len(pred_s) > o.max_chars:
+        return _verdict(False, "too_large", f"answer is {len(pred_s)} characters; the limit is {o.max_chars}")
+    if len(gold_s) > o.max_chars:
+        return _verdict(False, "too_large", f"reference answer longer than {o.max_chars} characters")
+    if o.screen and code_like(pred_s):
+        return _verdict(False, "parse_error", "answer contains program-like text and was not parsed",
+                        screened=True)
     return None
 
 
-def _split_unit(s: str) -> tuple[str, str]:
-    s = _normalize(s)
-    m = re.match(r"^\s*([-+]?[\d.,]+(?:[eE][-+]?\d+)?(?:\s*(?:\\times|\\cdot|×)\s*10\^\{?[-+]?\d+\}?)?)\s*(.*)$", s)
-    if m:
-        return m.group(1), m.group(2).strip()
-    return s, ""
+def _payload(pred: str, gold: str, o: AnswerOptions) -> dict[str, Any]:
+    opts = {k: v for k, v in dataclasses.asdict(o).items() if k not in ("extra", "preset")}
+    return {"pred": pred, "gold": gold, "options": opts}
 
 
-def _choice_letter(s: str) -> str | None:
-    s = _normalize(s)
-    m = re.fullmatch(r"\(?([A-Ha-h])[\).:]?", s.strip())
-    if m:
-        return m.group(1).upper()
-    m = re.search(r"(?:answer|option|choice)\s*(?:is|:)?\s*\(?([A-Ha-h])\)?\b", s, re.IGNORECASE)
-    return m.group(1).upper() if m else None
+def _from_result(res: TaskResult, o: AnswerOptions) -> Verdict:
+    if res.ok and isinstance(res.result, dict):
+        r = res.result
+        details = dict(r.get("details") or {})
+        details["elapsed_s"] = round(res.elapsed_s, 4)
+        return _verdict(bool(r.get("ok")), str(r.get("reason", "error")), str(r.get("message", "")), **details)
+    reason = _STATUS_REASON.get(res.status, "error")
+    messages = {"timeout": f"no verdict within the {o.timeout_s:g} s limit",
+                "too_large": "answer too large to check within the memory limit"}
+    return _verdict(False, reason, messages.get(reason, f"checker failed: {res.error}"),
+                    worker_status=res.status, worker_error=res.error[:500], elapsed_s=round(res.elapsed_s, 4))
 
 
-def verify_answer(pred: str | None, gold: str, *, rel_tol: float | None = None,
-                  choices: list[str] | None = None, **_: Any) -> Verdict:
-    """Compare a predicted final answer with the gold. Total."""
-    name = "answer"
-    if pred is None or not str(pred).strip():
-        return Verdict(verifier=name, ok=False, reason="no_answer", message="no final answer found")
-    pred_s, gold_s = str(pred), str(gold)
-    extracted = extract_answer(pred_s) or pred_s
-    details: dict[str, Any] = {"pred": extracted[:500]}
-    if choices:
-        g = _choice_letter(gold_s) or gold_s.strip()
-        p = _choice_letter(extracted)
-        if p is None:
-            for i, c in enumerate(choices):
-                if _normalize(c).lower() == _normalize(extracted).lower():
-                    p = chr(ord("A") + i)
-        details.update(pred_choice=p)
-        ok = p is not None and p == g.upper()
-        return Verdict(verifier=name, ok=ok, score=float(ok), reason="equal" if ok else "unequal",
-                       message="choice matches" if ok else f"choice {p or '?'} is not the reference choice",
-                       details=details)
-    pv_s, pu = _split_unit(extracted)
-    gv_s, gu = _split_unit(gold_s)
-    pv, gv = parse_number(pv_s), parse_number(gv_s)
-    if pv is not None and gv is not None:
-        (p_val, _), (g_val, g_exact) = pv, gv
-        tol = rel_tol if rel_tol is not None else (0.0 if g_exact else DEFAULT_REL_TOL)
-        tol = max(tol, 1e-9)
-        diff = abs(float(p_val) - float(g_val))
-        ok = diff <= tol * abs(float(g_val)) if g_val != 0 else diff <= 1e-12
-        details.update(pred_value=float(p_val), pred_unit=pu, rel_tol=tol)
-        return Verdict(verifier=name, ok=ok, score=float(ok), reason="equal" if ok else "unequal",
-                       message=("values agree within tolerance" if ok else
-                                f"value {float(p_val):g} does not agree within relative tolerance {tol:g}"),
-                       details=details)
-    ok = _normalize(extracted).lower().replace(" ", "") == _normalize(gold_s).lower().replace(" ", "")
-    return Verdict(verifier=name, ok=ok, score=float(ok), reason="equal" if ok else "unequal",
-                   message="answers match as text" if ok else "answers differ", details=details)
+def verify_answer(pred: str | None, gold: str, **options: Any) -> Verdict:
+    """Is ``pred`` (a final answer or a whole solution) the same answer as ``gold``?
+
+    Total for any ``pred``: always a Verdict (``reason`` in equal, unequal, dimension_mismatch, no_answer,
+    timeout, too_large, parse_error, error). Unknown option names raise :class:`VerifierError`.
+    """
+    o = AnswerOptions.build(**options)
+    early = _precheck(pred, gold, o)
+    if early is not None:
+        return early
+    res = get_pool().call("answer", _payload(str(pred), str(gold), o), timeout_s=o.timeout_s)
+    return _from_result(res, o)
+
+
+async def averify_answer(pred: str | None, gold: str, **options: Any) -> Verdict:
+    """:func:`verify_answer` for asyncio code (the blocking pool call runs in a thread)."""
+    return await asyncio.to_thread(verify_answer, pred, gold, **options)
+
+
+_FIELDS = {f.name for f in dataclasses.fields(AnswerOptions)} - {"extra"}
 
 
 class AnswerVerifier(Verifier):
-    """Final-answer equivalence against the question's reference answer."""
+    """Final-answer equivalence against the question's reference answer (numbers, units, maths, choices)."""
 
     name = "answer"
-    description = "final answer against the reference (numbers with tolerance, fractions, choices)"
+    description = "final answer against the reference: math-verify, pint units, tolerances, multiple choice"
     types = ("numeric", "symbolic", "multiple_choice", "free")
 
-    def check(self, question: Question, attempt: Attempt) -> Verdict:
-        pred = attempt.extracted_answer if attempt.extracted_answer is not None else extract_answer(attempt.solution)
-        opts = dict(self.options)
+    def __init__(self, **options: Any):
+        super().__init__(**options)
+        # Options meant for other verifiers (the graph may pass one dict to all) are ignored here.
+        self.answer_options = {k: v for k, v in options.items() if k in _FIELDS}
+        AnswerOptions.build(**self.answer_options)  # a bad value fails when the verifier is created
+
+    def options_for(self, question: Question) -> dict[str, Any]:
+        opts = dict(self.answer_options)
         if question.tolerance is not None:
-            opts["rel_tol"] = question.tolerance
-        if question.type == "multiple_choice" and question.choices:
-            opts["choices"] = question.choices
-        return verify_answer(pred, question.gold, **opts)
+            opts["tolerance"] = question.tolerance
+        if question.choices:
+            opts["choices"] = list(question.choices)
+        if question.type == "multiple_choice":
+            opts.setdefault("multiple_choice", "on" if question.choices else "auto")
+        return opts
+
+    def check(self, question: Question, attempt: Attempt) -> Verdict:
+        pred = attempt.extracted_answer if attempt.extracted_answer else attempt.solution
+        return verify_answer(pred, question.gold, **self.options_for(question))

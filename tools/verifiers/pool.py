@@ -199,6 +199,16 @@ class WorkerPool:
         for _ in range(self.size):
             self._spawn()
 
+    def wait_ready(self, timeout_s: float = STARTUP_TIMEOUT_S) -> bool:
+        """Start the pool and block until every worker is idle and ready (benchmarks, tests)."""
+        self.start()
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self._idle.qsize() >= self.size:
+                return True
+            time.sleep(0.05)
+        return False
+
     def _retire(self, w: _Worker) -> None:
         with self._lock:
             self._all.discard(w)

@@ -1,0 +1,160 @@
+"""Benchmark: ``verify_answer`` against math-verify alone on the 525 labelled answer pairs.
+
+Both run in the same process run, through the same sandboxed worker pool (math-verify's
+``verify(parse(gold), parse(pred))`` as task ``math_verify_alone``), so throughput and accuracy are
+measured under the same conditions. A timeout or worker failure counts as a wrong verdict.
+
+    .venv/bin/python bench/answer_equiv.py [--data PATH] [--workers N] [--timeout S] [--json OUT]
+
+Last line: ``min_category_delta_vs_math_verify=<float> science_units=<float> false_accepts=<int>
+checks_per_s=<float>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "answer_equiv" / "answer_equiv_dev.jsonl"
+
+
+def load(path: Path) -> list[dict[str, Any]]:
+    cases = []
+    with path.open() as f:
+        for n, line in enumerate(f, 1):
+            if line.strip():
+                try:
+                    cases.append(json.loads(line))
+                except json.JSONDecodeError as e:
+                    sys.exit(f"{path}:{n}: not JSON: {e}")
+    return cases
+
+
+def run_ours(cases: list[dict[str, Any]], threads: int, timeout: float) -> tuple[list[dict[str, Any]], float]:
+    from scireflect.tools import verify_answer
+
+    def one(case: dict[str, Any]) -> dict[str, Any]:
+        t0 = time.perf_counter()
+        v = verify_answer(case["pred"], case["gold"], timeout_s=timeout)
+        return {"ok": v.ok, "reason": v.reason, "latency": time.perf_counter() - t0, "id": case.get("id"),
+                "worker_s": v.details.get("elapsed_s")}
+
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(threads) as ex:
+        out = list(ex.map(one, cases))
+    return out, time.perf_counter() - t0
+
+
+def run_math_verify(cases: list[dict[str, Any]], threads: int, timeout: float) -> tuple[list[dict[str, Any]], float]:
+    from scireflect.tools.verifiers.pool import get_pool
+
+    pool = get_pool()
+
+    def one(case: dict[str, Any]) -> dict[str, Any]:
+        t0 = time.perf_counter()
+        r = pool.call("math_verify_alone", {"pred": case["pred"], "gold": case["gold"]}, timeout_s=timeout)
+        ok = bool(r.ok and r.result and r.result.get("ok"))
+        return {"ok": ok, "reason": r.status if not r.ok else ("equal" if ok else "unequal"),
+                "latency": time.perf_counter() - t0}
+
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(threads) as ex:
+        out = list(ex.map(one, cases))
+    return out, time.perf_counter() - t0
+
+
+def score(cases: list[dict[str, Any]], results: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    by: dict[str, dict[str, float]] = defaultdict(lambda: {"n": 0, "correct": 0, "fa": 0, "fr": 0, "timeouts": 0})
+    for case, r in zip(cases, results):
+        for key in (case["category"], "overall"):
+            s = by[key]
+            s["n"] += 1
+            timed_out = r["reason"] in ("timeout", "crashed")
+            s["timeouts"] += timed_out
+            if timed_out:  # a timeout is a wrong verdict whatever the label (never an accept)
+                s["fr"] += 1 if case["equal"] else 0
+                continue
+            if r["ok"] == case["equal"]:
+                s["correct"] += 1
+            elif r["ok"]:
+                s["fa"] += 1
+            else:
+                s["fr"] += 1
+    for s in by.values():
+        s["acc"] = s["correct"] / s["n"] if s["n"] else 0.0
+    return dict(by)
+
+
+def latency_stats(results: list[dict[str, Any]]) -> dict[str, float]:
+    lat = sorted(r["latency"] for r in results)
+    p99 = lat[min(len(lat) - 1, int(round(0.99 * (len(lat) - 1))))]
+    return {"p50_s": statistics.median(lat), "p99_s": p99, "max_s": lat[-1]}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--workers", type=int, default=None, help="pool processes (default: CPU count, max 4)")
+    ap.add_argument("--threads", type=int, default=None, help="concurrent callers (default: 2 x workers)")
+    ap.add_argument("--timeout", type=float, default=5.0)
+    ap.add_argument("--json", type=Path, default=None, help="also write the results as JSON here")
+    args = ap.parse_args()
+    if not args.data.exists():
+        sys.exit(f"error: benchmark data not found: {args.data}")
+    if args.workers:
+        os.environ["SCIREFLECT_VERIFIER_WORKERS"] = str(args.workers)
+
+    from scireflect.tools.verifiers.pool import get_pool
+
+    cases = load(args.data)
+    pool = get_pool()
+    if not pool.wait_ready():
+        sys.exit("error: verifier workers did not start")
+    threads = args.threads or 2 * pool.size
+
+    ours, ours_wall = run_ours(cases, threads, args.timeout)
+    base, base_wall = run_math_verify(cases, threads, args.timeout)
+    s_ours, s_base = score(cases, ours), score(cases, base)
+    lat_ours, lat_base = latency_stats(ours), latency_stats(base)
+
+    cats = sorted(k for k in s_ours if k != "overall")
+    print(f"answer equivalence on {args.data.name}: {len(cases)} pairs, {pool.size} worker processes, "
+          f"{os.cpu_count()} CPUs, timeout {args.timeout:g} s\n")
+    print("| category | n | verify_answer acc | FA | FR | math-verify acc | FA | FR | delta |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    deltas = []
+    for c in cats + ["overall"]:
+        a, b = s_ours[c], s_base[c]
+        delta = a["acc"] - b["acc"]
+        if c != "overall":
+            deltas.append(delta)
+        name = f"**{c}**" if c == "overall" else c
+        print(f"| {name} | {int(a['n'])} | {a['acc']:.3f} | {int(a['fa'])} | {int(a['fr'])} | {b['acc']:.3f} | "
+              f"{int(b['fa'])} | {int(b['fr'])} | {delta:+.3f} |")
+    cps, cps_base = len(cases) / ours_wall, len(cases) / base_wall
+    print(f"\nthroughput: verify_answer {cps:.1f} checks/s (p50 {lat_ours['p50_s'] * 1000:.0f} ms, "
+          f"p99 {lat_ours['p99_s'] * 1000:.0f} ms, max {lat_ours['max_s'] * 1000:.0f} ms); "
+          f"math-verify alone {cps_base:.1f} checks/s (p99 {lat_base['p99_s'] * 1000:.0f} ms)")
+    slow = sorted(ours, key=lambda r: -r["latency"])[:3]
+    print("slowest: " + ", ".join(f"{r['id']} {r['latency'] * 1000:.0f} ms (in worker {1000 * (r['worker_s'] or 0):.0f} ms)"
+                                  for r in slow))
+    print(f"timeouts: verify_answer {int(s_ours['overall']['timeouts'])}, "
+          f"math-verify {int(s_base['overall']['timeouts'])}; pool stats {pool.stats}")
+    if args.json:
+        args.json.write_text(json.dumps({"ours": s_ours, "math_verify": s_base, "latency": lat_ours,
+                                         "checks_per_s": cps, "math_verify_checks_per_s": cps_base}, indent=2))
+    print(f"min_category_delta_vs_math_verify={min(deltas):.3f} science_units={s_ours['science_units']['acc']:.3f} "
+          f"false_accepts={int(s_ours['overall']['fa'])} checks_per_s={cps:.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
