@@ -46,27 +46,30 @@ def _question(i: int, payload: str) -> Question:
                              f"$v = d/t$? (variant {i}, {subject}){payload}")
 
 
-def _steps(solution: str, wrong_line: int | None) -> list[dict[str, Any]]:
-    steps = []
-    for n, line in enumerate(solution.splitlines(), start=1):
-        if "=" in line:
-            status = "wrong" if n == wrong_line else "ok"
-            steps.append({"line": n, "text": line, "status": status})
-        else:
-            steps.append({"line": n, "text": line, "status": "unchecked"})
-    return steps
+def _claim(line: int, lhs: str, rhs: str, status: str, **extra: Any) -> dict[str, Any]:
+    return {"line": line, "text": f"{lhs} = {rhs}", "lhs": lhs, "rhs": rhs, "status": status, **extra}
 
 
 def _verdicts(ok: bool, payload: str) -> list[Verdict]:
-    solution = RIGHT if ok else WRONG
-    wrong_line = None if ok else 3
+    """The answer and steps verdicts, shaped as tools/verifiers writes them."""
+    val = "60" if ok else "50"
     answer = Verdict(verifier="answer", ok=ok, score=1.0 if ok else 0.0, reason="equal" if ok else "unequal",
                      message=("60 km/h equals the reference" if ok else "50 km/h is not the reference") + payload,
-                     details={"predicted": "60 km/h" if ok else "50 km/h", "tolerance": 0.01})
-    steps = Verdict(verifier="steps", ok=ok, score=1.0 if ok else 0.5, reason="all_ok" if ok else "wrong_step",
-                    required=False, message="every checked step holds" if ok else f"line 3: 120/2 = 60, not 50{payload}",
-                    details={"steps": _steps(solution, wrong_line), "first_wrong": wrong_line})
-    return [answer, steps]
+                     details={"pred_answer": f"{val} km/h", "pred_value": float(val), "gold_value": 60.0,
+                              "tolerance": 0.01})
+    free = "not a closed numeric expression"
+    arith = _claim(3, "\\frac{120}{2}", val, "ok" if ok else "wrong", lhs_value=60.0, rhs_value=float(val),
+                   tolerance=1e-9, **({} if ok else {"note": "left side is 60, right side is 50"}))
+    steps = [_claim(1, "d", "120\\,\\text{km}", "unchecked", note=free),
+             _claim(2, "v", "\\frac{d}{t}", "unchecked", note=free),
+             _claim(3, "v", "\\frac{120}{2}", "unchecked", note=free), arith]
+    message = ("1 of 4 steps checked, all correct" if ok else
+               f"step on line 3 is wrong: {arith['text']} (left side is 60, right side is 50){payload}")
+    steps_v = Verdict(verifier="steps", ok=ok, score=1.0 if ok else 0.0, reason="equal" if ok else "unequal",
+                      required=False, message=message,
+                      details={"steps": steps, "first_wrong": None if ok else dict(arith), "checked": 1,
+                               "wrong": 0 if ok else 1, "unchecked": 3})
+    return [answer, steps_v]
 
 
 def sample_trace(i: int = 0, *, status: str | None = None, payload: str = "", run_id: str | None = None,

@@ -35,29 +35,51 @@ def _kind(node: str, out: Any) -> str:
     return "other"
 
 
+def _as_math(text: str) -> str:
+    """A step's claim is bare LaTeX (``\\frac{120}{2} = 50``); wrap it so auto-render typesets it,
+    unless it already carries its own delimiters."""
+    if any(d in text for d in ("$", "\\(", "\\[")) or not text.strip():
+        return text
+    return f"\\({text}\\)"
+
+
+def _first_wrong(steps: list[dict[str, Any]], fw: Any) -> int | None:
+    """Index of the first wrong step. ``first_wrong`` may be the step itself (what the steps verifier
+    stores), its line, or its index; without it, the first step whose status is wrong."""
+    if isinstance(fw, dict):
+        hit = next((i for i, s in enumerate(steps) if s == fw), None)
+        if hit is None:
+            keys = [k for k in ("line", "text", "lhs", "rhs") if k in fw]
+            hit = next((i for i, s in enumerate(steps) if keys and all(s.get(k) == fw[k] for k in keys)), None)
+        if hit is not None:
+            return hit
+    elif isinstance(fw, int) and not isinstance(fw, bool):
+        hit = next((i for i, s in enumerate(steps) if s.get("line") == fw), None)
+        if hit is None and 0 <= fw < len(steps):
+            hit = fw
+        if hit is not None:
+            return hit
+    return next((i for i, s in enumerate(steps) if s.get("status") == "wrong"), None)
+
+
 def _steps(details: dict[str, Any]) -> list[dict[str, Any]]:
-    """The steps verifier's findings, with the first wrong step marked (``first_wrong`` may be the step's
-    line, its index, or the step itself; without it the first step whose status is wrong)."""
+    """The steps verifier's findings, each with its status, note and whether it is the first wrong one."""
     raw = details.get("steps")
     if not isinstance(raw, list):
         return []
     steps = [dict(s) if isinstance(s, dict) else {"text": str(s)} for s in raw]
-    fw = details.get("first_wrong")
-    target = None
-    if isinstance(fw, dict):
-        target = next((i for i, s in enumerate(steps) if s.get("line") == fw.get("line")
-                       and s.get("text", fw.get("text")) == fw.get("text", s.get("text"))), None)
-    elif isinstance(fw, int) and not isinstance(fw, bool):
-        target = next((i for i, s in enumerate(steps) if s.get("line") == fw), None)
-        if target is None and 0 <= fw < len(steps):
-            target = fw
-    if target is None:
-        target = next((i for i, s in enumerate(steps) if s.get("status") == "wrong"), None)
+    target = _first_wrong(steps, details.get("first_wrong"))
+    out = []
     for i, s in enumerate(steps):
-        s["status"] = str(s.get("status") or "unchecked")
-        s["first_wrong"] = i == target
-        s["text"] = str(s.get("text", ""))
-    return steps
+        text = str(s.get("text", ""))
+        values = ""
+        if s.get("lhs_value") is not None and s.get("rhs_value") is not None:
+            values = f"left {s['lhs_value']:.6g}, right {s['rhs_value']:.6g}" if all(
+                isinstance(s[k], (int, float)) for k in ("lhs_value", "rhs_value")) else ""
+        out.append({"line": s.get("line"), "text": text, "math": _as_math(text),
+                    "status": str(s.get("status") or "unchecked"), "note": str(s.get("note") or s.get("reason") or ""),
+                    "values": values, "first_wrong": i == target})
+    return out
 
 
 def _verdict(v: dict[str, Any]) -> dict[str, Any]:
