@@ -8,25 +8,17 @@ text and sends a Content-Security-Policy that allows no inline script.
 # No "from __future__ import annotations": FastAPI resolves route annotations (Request) at runtime,
 # and they are imported inside create_app, where fastapi being optional allows.
 import ipaddress
-import math
-import re
 import socket
 import sys
 import time
 from typing import Any, Callable
-from urllib.parse import urlencode
 
 from scireflect.errors import ConfigError, missing_dependency
 from scireflect.settings import Settings
-from scireflect.viewer.assets import CSS, JS, LIST_JS, SERVER_CSP, STATIC, missing_assets
-from scireflect.viewer.render import render
+from scireflect.viewer.assets import SERVER_CSP, STATIC, missing_assets
+from scireflect.viewer.pages import Page, Pages
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
-PAGE_SIZE, MAX_PAGE_SIZE = 50, 200
-STATUSES = ("accepted_cot", "accepted_reflection", "accepted_with_answer", "rejected", "error", "running")
-STAGES = ("cot", "reflection", "with_answer")
-DEFAULT_VERIFIERS = ("answer", "steps", "lean")
-_VERDICT = re.compile(r"^[\w.-]+:[\w.-]+$")
 _HEADERS = [(b"content-security-policy", SERVER_CSP.encode()), (b"x-content-type-options", b"nosniff"),
             (b"referrer-policy", b"no-referrer"), (b"x-frame-options", b"DENY"),
             (b"cross-origin-resource-policy", b"same-origin")]
@@ -91,65 +83,12 @@ async def _plain(send: Callable[..., Any], status: int, text: str,
     await send({"type": "http.response.body", "body": body})
 
 
-def _verifier_names() -> list[str]:
-    names = set(DEFAULT_VERIFIERS)
-    try:
-        from scireflect.tools.verifiers import default_registry
-
-        names |= set(default_registry().names())
-    except Exception:  # noqa: BLE001 - the filter still works by typed value; the menu is a convenience
-        pass
-    return sorted(names)
-
-
-def parse_filters(params: Any) -> tuple[dict[str, Any], dict[str, str], str | None]:
-    """Store filters, the form's values, and an error for the first bad value (which is then ignored)."""
-    form = {k: (params.get(k) or "").strip()[:200] for k in
-            ("status", "stage", "subject", "verdict", "min_score", "max_score", "run", "q")}
-    filters: dict[str, Any] = {}
-    error = None
-    checks = {"status": STATUSES, "stage": STAGES}
-    for key, allowed in checks.items():
-        if form[key] and form[key] not in allowed:
-            error = error or f"unknown {key} {form[key]!r}; choose one of: {', '.join(allowed)}"
-        elif form[key]:
-            filters[key] = form[key]
-    for key in ("min_score", "max_score"):
-        if form[key]:
-            try:
-                value = float(form[key])
-                if not math.isfinite(value):
-                    raise ValueError
-                filters[key] = value
-            except ValueError:
-                error = error or f"{key.replace('_', ' ')} must be a number, got {form[key]!r}"
-    if form["verdict"]:
-        if _VERDICT.match(form["verdict"]):
-            filters["verdict"] = form["verdict"]
-        else:
-            error = error or f"verifier outcome must read NAME:ok, NAME:fail or NAME:REASON, got {form['verdict']!r}"
-    if form["subject"]:
-        filters["subject"] = form["subject"]
-    if form["run"]:
-        filters["run_id"] = form["run"]
-    if form["q"]:
-        filters["search"] = form["q"]
-    return filters, form, error
-
-
-def _int(value: str | None, default: int, lo: int, hi: int) -> int:
-    try:
-        return min(max(int(value or default), lo), hi)
-    except ValueError:
-        return default
-
-
 def create_app(source: Any, *, allowed_hosts: tuple[str, ...] | None = None) -> Any:
     """The ASGI app over ``source``: Settings (the store is opened and migrated) or open Stores.
     ``allowed_hosts`` limits the Host header (``serve`` passes the loopback names); None allows any."""
     try:
         from fastapi import FastAPI, Request
-        from fastapi.responses import HTMLResponse
+        from fastapi.responses import HTMLResponse, JSONResponse
         from fastapi.staticfiles import StaticFiles
     except ImportError as e:
         raise missing_dependency(e.name or "fastapi", "viewer") from e
@@ -160,79 +99,37 @@ def create_app(source: Any, *, allowed_hosts: tuple[str, ...] | None = None) -> 
         from scireflect.store import open_stores
 
         source = open_stores(source)
-    stores = source
-    verifiers = _verifier_names()
-
+    pages = Pages(source)
     app = FastAPI(title="scireflect trace viewer", docs_url=None, redoc_url=None, openapi_url=None)
-    app.state.stores = stores
+    app.state.stores = source
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
-
-    def page(template: str, status: int = 200, *, js: tuple[str, ...] = (), **ctx: Any) -> HTMLResponse:
-        ctx.setdefault("inline", None)
-        ctx.setdefault("exported", False)
-        html = render(template, css=CSS if js else ("viewer.css",), js=js, **ctx)
-        return HTMLResponse(html, status_code=status)
 
     def get(path: str) -> Callable[..., Any]:
         return app.api_route(path, methods=["GET", "HEAD"], response_class=HTMLResponse)
 
-    def not_found(message: str) -> HTMLResponse:
-        return page("error.html", 404, code=404, title="Not found", message=message)
+    def respond(page: Page) -> HTMLResponse:
+        return HTMLResponse(page.html, status_code=page.status, headers=page.headers)
 
     @get("/")
     @get("/traces")
     def trace_list(request: Request) -> HTMLResponse:
-        params = request.query_params
-        filters, form, error = parse_filters(params)
-        per_page = _int(params.get("per_page"), PAGE_SIZE, 1, MAX_PAGE_SIZE)
-        total = stores.traces.count(**filters)
-        pages = max(1, -(-total // per_page))
-        page_no = _int(params.get("page"), 1, 1, pages)
-        rows = stores.traces.list(**filters, limit=per_page, offset=(page_no - 1) * per_page)
-        keep = {k: v for k, v in form.items() if v}
-        if per_page != PAGE_SIZE:
-            keep["per_page"] = str(per_page)
-        link = lambda n: "/?" + urlencode({**keep, "page": n})  # noqa: E731
-        options = {"statuses": STATUSES, "stages": STAGES, "subjects": stores.traces.subjects(),
-                   "verdicts": [(f"{n}:{o}", f"{n} {'passed' if o == 'ok' else 'failed'}")
-                                for n in verifiers for o in ("ok", "fail")]}
-        if form["verdict"] and form["verdict"] not in {v for v, _ in options["verdicts"]}:
-            options["verdicts"].append((form["verdict"], form["verdict"]))
-        return page("list.html", 400 if error else 200, js=LIST_JS, rows=rows, total=total, page=page_no, pages=pages,
-                    f=form, options=options, error=error,
-                    prev_url=link(page_no - 1) if page_no > 1 else None,
-                    next_url=link(page_no + 1) if page_no < pages else None)
+        return respond(pages.trace_list(request.query_params))
 
     @get("/runs")
     def run_list() -> HTMLResponse:
-        runs = stores.runs.list(limit=200)
-        for r in runs:
-            r["token_total"] = sum(int(v.get("in", 0)) + int(v.get("out", 0))
-                                   for v in (r.get("tokens") or {}).values() if isinstance(v, dict))
-        return page("runs.html", runs=runs)
+        return respond(pages.runs())
 
     @get("/traces/{trace_id}")
     def trace_page(trace_id: str) -> HTMLResponse:
-        from scireflect.viewer.trace_view import trace_view
-
-        trace = stores.traces.get(trace_id)
-        if trace is None:
-            return not_found(f"no trace with id {trace_id!r} in this store")
-        return page("trace.html", js=JS, v=trace_view(trace))
+        return respond(pages.trace(trace_id))
 
     @get("/traces/{trace_id}/export.html")
     def trace_export(trace_id: str) -> HTMLResponse:
-        from scireflect.viewer.export import export_html
-
-        trace = stores.traces.get(trace_id)
-        if trace is None:
-            return not_found(f"no trace with id {trace_id!r} in this store")
-        return HTMLResponse(export_html(trace), headers={
-            "content-disposition": f'attachment; filename="{re.sub(r"[^A-Za-z0-9_.-]", "_", trace.id)}.html"'})
+        return respond(pages.export(trace_id))
 
     @app.api_route("/healthz", methods=["GET", "HEAD"])
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    def healthz() -> JSONResponse:
+        return JSONResponse({"status": "ok"})
 
     return Guard(app, allowed_hosts)
 

@@ -16,7 +16,8 @@ from scireflect.viewer.samples import sample_trace, store_trace
 pytest.importorskip("fastapi", reason="the viewer needs the 'viewer' extra (fastapi)")
 from starlette.testclient import TestClient  # noqa: E402
 
-from scireflect.viewer.app import _host_of, create_app, is_loopback, parse_filters  # noqa: E402
+from scireflect.viewer.app import _host_of, create_app, is_loopback  # noqa: E402
+from scireflect.viewer.pages import parse_filters  # noqa: E402
 
 XSS = "<script>alert('x')</script><img src=x onerror=alert(1)>"
 N = 60
