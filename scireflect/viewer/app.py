@@ -94,7 +94,8 @@ def create_app(source: Any, *, allowed_hosts: tuple[str, ...] | None = None) -> 
         raise missing_dependency(e.name or "fastapi", "viewer") from e
     missing = missing_assets()
     if missing:
-        raise ConfigError(f"viewer assets missing from the installed package: {', '.join(missing)}; reinstall scireflect")
+        raise ConfigError(f"viewer assets missing from the installed package: {', '.join(missing)}; "
+                          "reinstall scireflect")
     if isinstance(source, Settings):
         from scireflect.store import open_stores
 

@@ -19,5 +19,6 @@ def export_html(trace: Trace) -> str:
 
     missing = missing_assets()
     if missing:
-        raise ConfigError(f"viewer assets missing from the installed package: {', '.join(missing)}; reinstall scireflect")
+        raise ConfigError(f"viewer assets missing from the installed package: {', '.join(missing)}; "
+                          "reinstall scireflect")
     return render("trace.html", v=trace_view(trace), inline=inline_assets(), exported=True, css=(), js=())
