@@ -26,24 +26,31 @@ _NOT_A_LIST = re.compile(r"\b(?:but|gives?|get|then|correct|actually|wait|instea
 _TRAILING = re.compile(r"(?:\s*(?:\.|,|;|!|\\quad)\s*)+$")
 
 
+def _matching_braces(text: str) -> dict[int, int]:
+    """Position of each ``{`` -> its closing ``}`` (one linear pass; unclosed braces are absent)."""
+    pairs, stack = {}, []
+    for i, c in enumerate(text):
+        if c == "{":
+            stack.append(i)
+        elif c == "}" and stack:
+            pairs[stack.pop()] = i
+    return pairs
+
+
 def _boxed_spans(text: str) -> list[tuple[int, int, str]]:
     """(start, end, content) of every ``\\boxed{..}``/``\\fbox{..}`` (and ``\\boxed 12``), braces balanced."""
+    if "\\boxed" not in text and "\\fbox" not in text:
+        return []
+    pairs = _matching_braces(text)
     spans = []
     for m in re.finditer(r"\\(?:boxed|fbox)\s*", text):
         i = m.end()
         if i < len(text) and text[i] == "{":
-            depth = 0
-            for j in range(i, min(len(text), i + MAX_ANSWER * 10)):
-                c = text[j]
-                if c == "{":
-                    depth += 1
-                elif c == "}":
-                    depth -= 1
-                    if depth == 0:
-                        spans.append((m.start(), j + 1, text[i + 1:j].strip()))
-                        break
+            j = pairs.get(i)
+            if j is not None:
+                spans.append((m.start(), j + 1, text[i + 1:j].strip()))
         else:
-            w = re.match(r"[^\s$.,;]+", text[i:])
+            w = re.match(r"[^\s$.,;]+", text[i:i + 200])
             if w:
                 spans.append((m.start(), i + w.end(), w.group(0)))
     return spans
@@ -102,7 +109,7 @@ def _last_value(text: str) -> str | None:
     if not lines:
         return None
     last = lines[-1]
-    if len(lines) == 1 and (not re.search(r"[A-Za-z]{2,}", last) or len(last) <= 80 and (
+    if len(lines) == 1 and "\\boxed" not in last and "\\fbox" not in last and (not re.search(r"[A-Za-z]{2,}", last) or len(last) <= 80 and (
             re.match(r"^\W{0,3}[-+−]?\.?\d", last) or not re.search(r"[A-Za-z]{2,}\s+[A-Za-z]{2,}", last))):
         return _clean(last) or None  # a bare answer ("300 cm/s", "x+1", "3 meters per second", "1+1+...")
     sentences = re.split(r"(?<=[.!?])(?:\$\$|\$|\\\]|\\\))?\s+(?=[A-Z])", last[-3000:])

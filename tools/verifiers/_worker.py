@@ -78,7 +78,8 @@ def _audit(event: str, args: tuple[Any, ...]) -> None:
 
 
 def _ping(payload: dict[str, Any]) -> dict[str, Any]:
-    return {"pong": True, "pid": os.getpid()}
+    return {"pong": True, "pid": os.getpid(), "rlimit_as": list(resource.getrlimit(resource.RLIMIT_AS)),
+            "rlimit_cpu": list(resource.getrlimit(resource.RLIMIT_CPU))}
 
 
 def _math_verify_alone(payload: dict[str, Any]) -> dict[str, Any]:
@@ -110,7 +111,18 @@ def _debug_tasks() -> dict[str, Callable[[dict[str, Any]], Any]]:
     def segv(p: dict[str, Any]) -> Any:
         signal.raise_signal(signal.SIGSEGV)
 
-    return {"_crash": crash, "_sleep": sleep, "_spin_c": spin_c, "_alloc": alloc, "_segv": segv}
+    def parse_expr(p: dict[str, Any]) -> Any:
+        # What a library that evaluates its input would do: shows the sandbox holds even then.
+        from sympy.parsing.sympy_parser import parse_expr as pe
+
+        return {"value": str(pe(str(p.get("text", ""))))}
+
+    def spin_py(p: dict[str, Any]) -> Any:
+        while True:
+            pass
+
+    return {"_crash": crash, "_sleep": sleep, "_spin_c": spin_c, "_alloc": alloc, "_segv": segv,
+            "_parse_expr": parse_expr, "_spin_py": spin_py}
 
 
 def _tasks(debug: bool) -> dict[str, Callable[[dict[str, Any]], Any]]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from scireflect.tools.extract import boxed_answer
+from scireflect.tools.extract import boxed_answer, extract_answer
 
 LETTERS = "ABCDEFGHIJ"
 _WRAP = re.compile(r"\\(?:text|mathrm|textbf|mathbf|textnormal)\s*\{([^{}]*)\}")
@@ -66,6 +66,11 @@ def pred_letter(pred: str, choices: list[str] | None = None) -> str | None:
     found = _from_option_text(text, choices)
     if found:
         return found
+    extracted = extract_answer(text)
+    if extracted:
+        found = letter_of(extracted) or _from_option_text(extracted, choices)
+        if found:
+            return found
     # Last resort: the last standalone capital option letter ("Because B is valid").
     loose = re.findall(r"(?<![A-Za-z0-9\\])([" + limit + r"])(?![A-Za-z0-9])", text)
     return loose[-1] if loose else None

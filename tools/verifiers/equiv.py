@@ -140,9 +140,12 @@ def _num_verdict(p: Fraction | float, g: Fraction | float, tol: float | None, ru
     details.update(pred_value=_f(p), gold_value=_f(g), tolerance=tol if tol is not None else 0.0,
                    tolerance_rule=rule, gold_rel_error=rel)
     if ok:
+        details.pop("pred_shown", None)
         return verdict(True, "equal", "values agree within tolerance", **details)
-    return verdict(False, "unequal", f"value {_f(p):g} is not equal to the reference answer "
-                                     f"({rule}: relative tolerance {tol if tol is not None else 0:g})", **details)
+    shown = details.pop("pred_shown", None) or f"{_f(p):g}"
+    # Said in the answer's own terms: a converted value would reveal the reference's unit.
+    return verdict(False, "unequal", f"{shown} is not equal to the reference answer "
+                                     f"(relative tolerance {tol if tol is not None else 0:g})", **details)
 
 
 def _f(x: Fraction | float) -> float:
@@ -154,7 +157,8 @@ def _f(x: Fraction | float) -> float:
 
 def compare_quantities(pq: Quantity, gq: Quantity, o: AnswerOptions) -> dict[str, Any]:
     """Rules 1-6 of the README for a pred and a gold that are both numbers (with or without units)."""
-    base = {"pred_unit": pq.unit_text or None, "gold_unit": gq.unit_text or None}
+    shown = (pq.num.text.strip() or f"{_f(pq.num.value):g}") + (f" {pq.unit_text}" if pq.unit_text else "")
+    base = {"pred_unit": pq.unit_text or None, "gold_unit": gq.unit_text or None, "pred_shown": shown[:200]}
     if gq.num.percent or pq.num.percent:
         return _percent(pq, gq, o, base)
     if gq.has_unit and o.units:

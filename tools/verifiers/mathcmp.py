@@ -87,13 +87,13 @@ def size_problem(text: str) -> str | None:
     """Why ``text`` is too large to parse, or None. Cheap: regular expressions and float arithmetic."""
     depth = peak = 0
     for c in text:
-        if c == "{":
+        if c in "{([":
             depth += 1
             peak = max(peak, depth)
-        elif c == "}":
+        elif c in "})]":
             depth -= 1
     if peak > MAX_BRACE_DEPTH:
-        return f"braces nested {peak} deep"
+        return f"brackets nested {peak} deep"
     for m in re.finditer(r"(\d+)\s*!", text):
         if len(m.group(1)) > 6 or int(m.group(1)) > MAX_FACTORIAL:
             return f"factorial of {m.group(1)[:12]}"

@@ -259,7 +259,10 @@ class WorkerPool:
             reply = w.recv(t0 + timeout + KILL_GRACE_S)
         except (EOFError, OSError, ValueError) as e:
             self.stats["crashes"] += 1
-            code = w.proc.poll()
+            try:  # EOF can arrive just before the process is reaped
+                code = w.proc.wait(timeout=1.0)
+            except subprocess.TimeoutExpired:
+                code = None
             self._replace(w)
             return self._crashed(code, e, time.monotonic() - t0)
         elapsed = time.monotonic() - t0
