@@ -33,9 +33,14 @@ class PromptPair:
         missing = self.variables - values.keys()
         if missing:
             raise ConfigError(f"prompt {self.name!r} needs values for: {', '.join(sorted(missing))}")
-        env = _env()
-        return (env.from_string(self.system).render(**values).strip(),
-                env.from_string(self.user).render(**values).strip())
+        return (_compiled(self.system).render(**values).strip(),
+                _compiled(self.user).render(**values).strip())
+
+
+@lru_cache(maxsize=256)
+def _compiled(source: str) -> Any:
+    # Compiling a template costs milliseconds; at batch scale every model call renders one.
+    return _env().from_string(source)
 
 
 def _read(name: str) -> str:

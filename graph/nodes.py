@@ -55,7 +55,8 @@ def recorded(name: str, impl: Impl) -> Callable[..., Awaitable[dict[str, Any]]]:
                       latency_ms=(time.perf_counter() - t0) * 1000, messages_in=res.messages_in,
                       output=res.output, tokens_in=res.tokens_in, tokens_out=res.tokens_out,
                       model=res.model or (ctx.model_name if res.messages_in else None), error=error)
-        await asyncio.to_thread(ctx.traces.add_event, event)
+        add = getattr(ctx.traces, "aadd_event", None)  # batch runs: graph/tracewriter.py commits in groups
+        await (add(event) if add is not None else asyncio.to_thread(ctx.traces.add_event, event))
         return res.update
 
     node.__name__ = name

@@ -1,18 +1,30 @@
-"""Runs questions through the graph: one trace per question, stored as it goes, accounted per run."""
+"""Runs questions through the graph: one trace per question, stored as it goes, accounted per run.
+
+``run``/``arun`` handle one question. ``arun_batch`` is the batch engine: a fixed pool of asyncio
+workers (``concurrency``), one LangGraph thread per question (``question_id:pipeline_version``),
+checkpoints for resume, a group-committing trace writer, duplicates recorded as skipped, and a clean
+stop that leaves in-flight questions checkpointed. ``graph/distributed.py`` runs the same batch
+function on Ray workers.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
+import gc
 import logging
+import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Iterable
+from typing import Any, Callable, Iterable
 
 from langchain_core.language_models.chat_models import BaseChatModel
 
-from scireflect.errors import ScireflectError
+from scireflect.errors import ScireflectError, StoreError
 from scireflect.graph.context import GraphContext
 from scireflect.graph.graph import build_graph, pipeline_version, recursion_limit
+from scireflect.graph.resume import Known, known_traces, resume_point, thread_id
 from scireflect.schema import ACCEPTED_STATUSES, Question, Run, Trace, utcnow
 from scireflect.settings import Settings
 
@@ -39,16 +51,72 @@ def _optional_gate(settings: Settings) -> Any:
     return load_gate(settings)
 
 
+def default_models(settings: Settings) -> list[tuple[BaseChatModel, str | None]]:
+    """One chat model per endpoint (round-robin). OpenAI-compatible endpoints get the lean aiohttp model:
+    langchain-openai's client costs ~2 ms of CPU per call, which caps a batch at a few hundred calls/s."""
+    from scireflect.llm import chat_model, endpoints
+
+    urls = endpoints(settings)
+    if settings.provider == "openai":
+        try:
+            import aiohttp  # noqa: F401
+
+            from scireflect.llm_http import http_chat_model
+
+            return [(http_chat_model(settings, base_url=url), url) for url in urls]
+        except ImportError:
+            pass
+    return [(chat_model(settings, base_url=url), url) for url in urls]
+
+
 @dataclass
 class RunSummary:
     run: Run
     counts: Counter = field(default_factory=Counter)
     skipped: int = 0
     failed_inputs: int = 0
+    interrupted: bool = False
+    in_flight: int = 0  # questions left running (checkpointed) by a stop
 
     @property
     def errors(self) -> int:
         return self.counts.get("error", 0)
+
+
+@dataclass
+class Progress:
+    """Live counters of a batch, read by progress displays while it runs."""
+
+    total: int = 0
+    done: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    errors: int = 0
+    skipped: int = 0
+    duplicates: int = 0
+    started: float = field(default_factory=time.monotonic)
+    writer: Any = None
+
+    @property
+    def tokens(self) -> int:
+        w = self.writer
+        return (w.tokens_in + w.tokens_out) if w is not None else 0
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"total": self.total, "done": self.done, "accepted": self.accepted, "rejected": self.rejected,
+                "errors": self.errors, "skipped": self.skipped, "duplicates": self.duplicates,
+                "tokens": self.tokens}
+
+    def add(self, status: str) -> None:
+        self.done += 1
+        if status in ACCEPTED_STATUSES:
+            self.accepted += 1
+        elif status == "rejected":
+            self.rejected += 1
+        elif status == "error":
+            self.errors += 1
+        elif status == "duplicate":
+            self.duplicates += 1
 
 
 class Pipeline:
@@ -56,13 +124,13 @@ class Pipeline:
 
     def __init__(self, settings: Settings, stores: Any, *, models: list[tuple[BaseChatModel, str | None]] | None = None,
                  registry: Any = None, retriever: Any = "auto", gate: Any = "auto", checkpointer: Any = None):
-        from scireflect.llm import chat_model, endpoints, model_name
+        from scireflect.llm import model_name
         from scireflect.tools.verifiers import default_registry
 
         self.settings = settings
         self.stores = stores
         if models is None:
-            models = [(chat_model(settings, base_url=url), url) for url in endpoints(settings)]
+            models = default_models(settings)
         self.context = GraphContext(
             settings=settings, models=models, traces=stores.traces,
             registry=registry or default_registry(),
@@ -74,6 +142,7 @@ class Pipeline:
                 m.load()  # load an in-process model now: a bad model file fails before any question runs
         self.graph = build_graph(checkpointer=checkpointer)
         self.version = pipeline_version(settings)
+        self.progress = Progress()
         if self.context.gate is not None and getattr(self.context.gate, "trained", True) is False:
             log.info("no quality classifier is trained: the gate passes every accepted trace")
 
@@ -81,24 +150,35 @@ class Pipeline:
         return Trace(question_id=q.id, run_id=run_id, pipeline_version=self.version, question=q,
                      model=self.context.model_name, provider=self.settings.provider)
 
+    def _config(self, q: Question) -> dict[str, Any]:
+        return {"recursion_limit": recursion_limit(self.settings.max_rounds),
+                "configurable": {"thread_id": thread_id(q.id, self.version)}}
+
+    def _inputs(self, q: Question, trace: Trace) -> dict[str, Any]:
+        return {"question": q, "trace_id": trace.id, "max_rounds": self.settings.max_rounds,
+                "stage3": self.settings.stage3}
+
+    async def _invoke(self, graph: Any, inputs: dict[str, Any] | None, q: Question, ctx: GraphContext) -> dict[str, Any]:
+        """Run the graph to its end; a failure of the graph itself becomes this trace's error."""
+        try:
+            return await graph.ainvoke(inputs, config=self._config(q), context=ctx)
+        except asyncio.CancelledError:
+            raise
+        except StoreError:
+            raise
+        except Exception as e:  # noqa: BLE001 - a graph failure is this trace's error, not the run's
+            log.exception("graph failed on question %s", q.id)
+            return {"status": "error", "reason": f"graph failed: {type(e).__name__}: {e}"}
+
     async def arun(self, q: Question, run_id: str | None = None, trace: Trace | None = None) -> Trace:
         """Run one question to a terminal status. Never raises for model or verifier failures."""
         trace = trace or self.new_trace(q, run_id)
         await asyncio.to_thread(self.stores.traces.start, trace)
-        config = {"recursion_limit": recursion_limit(self.settings.max_rounds),
-                  "configurable": {"thread_id": f"{q.id}:{self.version}"}}
-        inputs = {"question": q, "trace_id": trace.id, "max_rounds": self.settings.max_rounds,
-                  "stage3": self.settings.stage3}
-        try:
-            state = await self.graph.ainvoke(inputs, config=config, context=self.context)
-        except asyncio.CancelledError:
-            raise
-        except Exception as e:  # noqa: BLE001 - a graph failure is this trace's error, not the run's
-            log.exception("graph failed on question %s", q.id)
-            state = {"status": "error", "reason": f"graph failed: {type(e).__name__}: {e}"}
+        state = await self._invoke(self.graph, self._inputs(q, trace), q, self.context)
         return await asyncio.to_thread(self._finish, trace, state)
 
-    def _finish(self, trace: Trace, state: dict[str, Any]) -> Trace:
+    @staticmethod
+    def _apply(trace: Trace, state: dict[str, Any]) -> Trace:
         trace.status = state.get("status") or "error"
         if trace.status == "running":
             trace.status = "error"
@@ -108,18 +188,34 @@ class Pipeline:
         if state.get("gate") is not None:
             trace.gate = state["gate"]
         trace.finished_at = utcnow()
-        self.stores.traces.finish(trace)
+        return trace
+
+    def _finish(self, trace: Trace, state: dict[str, Any]) -> Trace:
+        self._apply(trace, state)
         records = getattr(self.stores, "records", None)
         if records is not None and trace.status in ACCEPTED_STATUSES:
-            try:
+            try:  # the record first: see TraceWriter._finish
                 records.add_from_trace(trace)
             except ScireflectError as e:
                 log.warning("could not store the record of trace %s: %s", trace.id, e)
+        self.stores.traces.finish(trace)
         stored = self.stores.traces.get(trace.id)
         return stored or trace
 
     def run(self, q: Question, run_id: str | None = None) -> Trace:
-        return asyncio.run(self.arun(q, run_id))
+        async def main() -> Trace:
+            try:
+                return await self.arun(q, run_id)
+            finally:
+                await self.aclose_models()
+
+        return asyncio.run(main())
+
+    async def aclose_models(self) -> None:
+        """Close HTTP sessions bound to the running event loop."""
+        for m, _ in self.context.models:
+            if hasattr(m, "aclose"):
+                await m.aclose()
 
     # --- batches ---------------------------------------------------------------------------
     def start_run(self, input_path: str | None) -> Run:
@@ -127,26 +223,44 @@ class Pipeline:
         return self.stores.runs.create(run)
 
     async def arun_batch(self, questions: Iterable[Question], run: Run, concurrency: int = 1,
-                         on_done: Callable[[Trace], Any] | None = None, skip_finished: bool = True) -> RunSummary:
+                         on_done: Callable[[Trace], Any] | None = None, skip_finished: bool = True, *,
+                         checkpoint: bool | None = None, stop: asyncio.Event | None = None,
+                         duplicates: dict[str, Any] | None = None, worker: str = "local",
+                         finish: bool = True) -> RunSummary:
+        """Run ``questions`` with ``concurrency`` in flight; see the module docstring.
+
+        ``checkpoint``: resume through LangGraph checkpoints (default: when the ``scale`` extra is
+        installed). ``stop``: set it to stop; in-flight questions are cancelled at their last
+        checkpoint and resume on the next run. ``duplicates``: question id -> ``dedup.Duplicate``.
+        ``finish``: write the run's accounting at the end (a distributed driver does it once itself).
+        """
+        from scireflect.graph.tracewriter import TraceWriter
+
+        qs = list(questions)
         summary = RunSummary(run=run)
-        sem = asyncio.Semaphore(max(1, concurrency))
-
-        async def one(q: Question) -> None:
-            async with sem:
-                if skip_finished:
-                    prev = await asyncio.to_thread(self.stores.traces.find, q.id, self.version)
-                    if prev is not None and prev.status != "running":
-                        summary.skipped += 1
-                        if on_done:
-                            on_done(prev)
-                        return
-                t = await self.arun(q, run.id)
-                summary.counts[t.status] += 1
-                if on_done:
-                    on_done(t)
-
-        await asyncio.gather(*(one(q) for q in questions))
-        self.finish_run(summary)
+        self.progress = prog = Progress(total=len(qs))
+        known = await asyncio.to_thread(known_traces, self.stores.engine, self.version, [q.id for q in qs])
+        writer = TraceWriter(self.stores.traces, getattr(self.stores, "records", None))
+        prog.writer = writer
+        ctx = dataclasses.replace(self.context, traces=writer)
+        batch = _Batch(self, run, summary, prog, known, writer, ctx, on_done, skip_finished, duplicates or {})
+        use_ckpt = (self.settings.checkpoints and _checkpoints_available()) if checkpoint is None else checkpoint
+        frozen = _quiet_gc()
+        try:
+            async with _maybe_checkpointer(self.settings, worker, use_ckpt, writer) as saver:
+                batch.saver = saver
+                batch.graph = build_graph(checkpointer=saver) if saver is not None else self.graph
+                await batch.run_all(qs, max(1, concurrency), stop)
+                await batch.drain()
+        finally:
+            _restore_gc(frozen)
+            await asyncio.to_thread(writer.close)
+            await self.aclose_models()
+        fatal = batch.fatal or writer.error
+        if fatal is not None:
+            raise fatal
+        if finish:
+            self.finish_run(summary, status="interrupted" if summary.interrupted else "finished")
         return summary
 
     def finish_run(self, summary: RunSummary, status: str = "finished") -> None:
@@ -159,7 +273,171 @@ class Pipeline:
                 tokens[agent]["out"] += tok["out"]
         run.tokens = dict(tokens)
         run.counts = dict(summary.counts) | {"skipped": summary.skipped, "invalid_input": summary.failed_inputs}
+        if summary.in_flight:
+            run.counts["in_flight"] = summary.in_flight
         tin = sum(t["in"] for t in tokens.values())
         tout = sum(t["out"] for t in tokens.values())
         run.cost_usd = (tin * self.settings.price_in_per_mtok + tout * self.settings.price_out_per_mtok) / 1e6
         self.stores.runs.finish(run, status=status)
+
+
+def _checkpoints_available() -> bool:
+    try:
+        import aiosqlite  # noqa: F401
+        import langgraph.checkpoint.sqlite.aio  # noqa: F401
+    except ImportError:
+        log.info("langgraph-checkpoint-sqlite is not installed: runs resume per question, not per node "
+                 "(pip install 'scireflect[scale]')")
+        return False
+    return True
+
+
+@contextlib.asynccontextmanager
+async def _maybe_checkpointer(settings: Settings, worker: str, enabled: bool, writer: Any) -> Any:
+    if not enabled:
+        yield None
+        return
+    from scireflect.graph.checkpoints import open_checkpointer
+
+    async with open_checkpointer(settings, worker, writer=writer) as saver:
+        yield saver
+
+
+def _quiet_gc() -> tuple[int, int, int]:
+    """Move the long-lived objects out of the collector's way for the batch: with thousands of
+    questions in flight, full collections otherwise cost a sizeable share of the orchestrator's CPU."""
+    old = gc.get_threshold()
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(max(old[0], 10_000), max(old[1], 20), max(old[2], 20))
+    return old
+
+
+def _restore_gc(old: tuple[int, int, int]) -> None:
+    gc.unfreeze()
+    gc.set_threshold(*old)
+
+
+class _Batch:
+    """The per-question function of a batch and the worker pool around it."""
+
+    def __init__(self, pipe: Pipeline, run: Run, summary: RunSummary, prog: Progress, known: dict[str, Known],
+                 writer: Any, ctx: GraphContext, on_done: Callable[[Trace], Any] | None, skip_finished: bool,
+                 duplicates: dict[str, Any]):
+        self.pipe, self.run, self.summary, self.prog = pipe, run, summary, prog
+        self.known, self.writer, self.ctx = known, writer, ctx
+        self.on_done, self.skip_finished, self.duplicates = on_done, skip_finished, duplicates
+        self.saver: Any = None
+        self.graph: Any = None
+        self.fatal: BaseException | None = None
+        self.in_flight: set[asyncio.Task] = set()
+        self.cleanup: set[asyncio.Task] = set()
+
+    async def run_all(self, qs: list[Question], concurrency: int, stop: asyncio.Event | None) -> None:
+        it = iter(qs)
+        stop = stop or asyncio.Event()
+
+        async def worker() -> None:
+            for q in it:
+                if stop.is_set():
+                    return
+                task = asyncio.current_task()
+                self.in_flight.add(task)  # type: ignore[arg-type]
+                try:
+                    await self.one(q)
+                except StoreError as e:  # the store is gone: stop the run, report it once
+                    self.fatal = self.fatal or e
+                    stop.set()
+                    return
+                finally:
+                    self.in_flight.discard(task)  # type: ignore[arg-type]
+
+        workers = [asyncio.create_task(worker()) for _ in range(min(concurrency, max(1, len(qs))))]
+        stopper = asyncio.create_task(stop.wait())
+        pending = set(workers)
+        while pending:
+            done, pending = await asyncio.wait(pending | {stopper}, return_when=asyncio.FIRST_COMPLETED)
+            pending.discard(stopper)
+            if stopper in done and pending:
+                await self._cancel(pending)
+                break
+        stopper.cancel()
+
+    async def drain(self) -> None:
+        if self.cleanup:
+            await asyncio.gather(*self.cleanup, return_exceptions=True)
+
+    def _drop_thread(self, tid: str) -> str | None:
+        """The finished question's checkpoints go: through the writer for SQLite, after it otherwise."""
+        if self.saver is None or getattr(self.saver, "path", None) is not None:
+            return tid if self.saver is not None else None
+
+        async def later() -> None:
+            await self.writer.barrier()
+            await self.saver.adelete_thread(tid)
+
+        task = asyncio.create_task(later())
+        self.cleanup.add(task)
+        task.add_done_callback(self.cleanup.discard)
+        return None
+
+    async def _cancel(self, workers: set[asyncio.Task]) -> None:
+        """Ctrl-C: cancel in-flight questions; each keeps its trace ``running`` and its last checkpoint."""
+        self.summary.interrupted = True
+        self.summary.in_flight = len(self.in_flight)
+        for w in workers:
+            w.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+
+    def _done(self, trace: Trace) -> None:
+        if self.on_done is not None:
+            try:
+                self.on_done(trace)
+            except Exception:  # noqa: BLE001 - a display callback must not fail a question
+                log.exception("on_done callback failed")
+
+    async def one(self, q: Question) -> None:
+        pipe, prev = self.pipe, self.known.get(q.id)
+        if prev is not None and prev.finished and self.skip_finished:
+            self.summary.skipped += 1
+            self.prog.skipped += 1
+            self.prog.done += 1
+            self._done(Trace(id=prev.trace_id, question_id=q.id, run_id=prev.run_id, status=prev.status,
+                             pipeline_version=pipe.version, question=q))
+            return
+        resumed = prev is not None and not prev.finished
+        trace = pipe.new_trace(q, self.run.id)
+        if resumed:
+            trace.id = prev.trace_id  # type: ignore[union-attr]
+        dup = self.duplicates.get(q.id)
+        if dup is not None:
+            trace = await self._duplicate(trace, dup, resumed)
+        else:
+            trace = await self._solve(q, trace, resumed, rerun=prev is not None and not resumed)
+        self.summary.counts[trace.status] += 1
+        self.prog.add(trace.status)
+        self._done(trace)
+
+    async def _duplicate(self, trace: Trace, dup: Any, resumed: bool) -> Trace:
+        await self.writer.astart(trace, resumed)
+        trace.status, trace.reason = "duplicate", dup.reason  # type: ignore[assignment]
+        trace.finished_at = utcnow()
+        await self.writer.afinish(trace)
+        return trace
+
+    async def _solve(self, q: Question, trace: Trace, resumed: bool, rerun: bool) -> Trace:
+        pipe = self.pipe
+        await self.writer.astart(trace, resumed)
+        inputs: dict[str, Any] | None = pipe._inputs(q, trace)
+        state: dict[str, Any] | None = None
+        if self.saver is not None and (resumed or rerun):
+            how, values = await resume_point(self.graph, self.saver, pipe._config(q), resumed)
+            if how == "continue":
+                inputs = None
+            elif how == "done":
+                state = values
+        if state is None:
+            state = await pipe._invoke(self.graph, inputs, q, self.ctx)
+        pipe._apply(trace, state)
+        await self.writer.afinish(trace, drop_thread=self._drop_thread(thread_id(q.id, pipe.version)))
+        return trace

@@ -201,6 +201,8 @@ def _classify(e: Exception, url: str | None) -> ProviderError:
                  or any(k in name for k in ("Connection", "Timeout", "RemoteProtocol", "ReadError")))
     if status is None and "APIError" in name:
         retryable = True  # malformed body / dropped connection surfaced as a generic API error
+    if name == "JSONDecodeError":
+        retryable = True  # a truncated or malformed response body from an overloaded server
     where = f" at {url}" if url else ""
     detail = f"HTTP {status}" if status else name
     msg = str(e).splitlines()[0][:200] if str(e) else ""

@@ -10,7 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 QuestionType = Literal["numeric", "symbolic", "multiple_choice", "proof", "free"]
 Stage = Literal["cot", "reflection", "with_answer"]
-TraceStatus = Literal["accepted_cot", "accepted_reflection", "accepted_with_answer", "rejected", "error"]
+# "duplicate": skipped by a batch run's dedup (graph/pipeline.py, scireflect/dedup.py); the reason names the original.
+TraceStatus = Literal["accepted_cot", "accepted_reflection", "accepted_with_answer", "rejected", "error", "duplicate"]
 ACCEPTED_STATUSES: tuple[str, ...] = ("accepted_cot", "accepted_reflection", "accepted_with_answer")
 STATUS_BY_STAGE: dict[str, str] = {
     "cot": "accepted_cot",

@@ -84,6 +84,13 @@ class Settings(BaseSettings):
     price_in_per_mtok: float = 0.0
     price_out_per_mtok: float = 0.0
 
+    # Batch runs at scale (graph/pipeline.py, graph/distributed.py, scireflect/dedup.py).
+    checkpoints: bool = Field(default=True, description="resume in-flight questions from LangGraph checkpoints")
+    dedup: bool = Field(default=True, description="skip exact and near-duplicate questions of a run")
+    dedup_threshold: float = Field(default=0.8, gt=0.0, le=1.0,
+                                   description="MinHash Jaccard similarity above which questions are near-duplicates")
+    workers: int = Field(default=1, ge=1, le=256, description="worker processes (local) or actors (ray) per run")
+
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings],
                                    init_settings: PydanticBaseSettingsSource,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
+import time
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -14,7 +14,7 @@ from scireflect.cli import app
 from scireflect.cli.common import (BaseUrlOpt, DebugOpt, HomeOpt, JsonOpt, ModelOpt, ProviderOpt, cli_errors,
                                    console, err_console, print_json, settings_from, setup_logging)
 from scireflect.errors import InputError
-from scireflect.schema import ACCEPTED_STATUSES, Question, Trace
+from scireflect.schema import ACCEPTED_STATUSES, Question
 from scireflect.settings import Settings
 
 runs_app = typer.Typer(help="Past runs and their accounting.", no_args_is_help=True)
@@ -79,62 +79,107 @@ def _status_text(status: str) -> str:
     return f"[{color}]{status}[/{color}]"
 
 
+EngineOpt = Annotated[str, typer.Option("--engine", help="local (asyncio, optionally several processes) or ray")]
+
+
 @app.command()
 @cli_errors
 def run(file: Annotated[Path, typer.Argument(help="questions, one JSON object per line")],
         concurrency: Annotated[int, typer.Option("--concurrency", "-c", min=1, help="questions in flight")] = 1,
         limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="only the first N questions")] = None,
         rerun: Annotated[bool, typer.Option("--rerun", help="run questions already finished in this version")] = False,
+        engine: EngineOpt = "local",
+        workers: Annotated[Optional[int], typer.Option(
+            "--workers", min=1, help="worker processes (local) or Ray actors; questions are sharded by id")] = None,
+        ray_address: Annotated[Optional[str], typer.Option(
+            "--ray-address", help="Ray cluster to join (auto, ray://HOST:10001); default: a local cluster")] = None,
+        no_dedup: Annotated[bool, typer.Option("--no-dedup", help="do not skip duplicate questions")] = False,
         home: HomeOpt = None, provider: ProviderOpt = None, model: ModelOpt = None, base_url: BaseUrlOpt = None,
         max_rounds: MaxRoundsOpt = None, no_stage3: NoStage3Opt = False, no_retrieval: NoRetrievalOpt = False,
         as_json: JsonOpt = False, debug: DebugOpt = False) -> None:
-    """Run every question of a JSONL file; bad lines are reported and skipped, the rest run."""
+    """Run every question of a JSONL file; bad lines are reported and skipped, the rest run.
+
+    Rerunning the same command resumes: finished questions are skipped, interrupted ones continue
+    from their last checkpoint. Ctrl-C stops cleanly (exit 130) with in-flight questions checkpointed.
+    """
+    from scireflect.dedup import find_duplicates
+    from scireflect.graph.distributed import run_batch
     from scireflect.questions import load_questions
 
-    settings = settings_from(home, provider, model, base_url, **_overrides(max_rounds, no_stage3, no_retrieval))
+    if engine not in ("local", "ray"):
+        raise typer.BadParameter(f"unknown engine {engine!r}; choose local or ray", param_hint="--engine")
+    settings = settings_from(home, provider, model, base_url, workers=workers,
+                             dedup=False if no_dedup else None,
+                             **_overrides(max_rounds, no_stage3, no_retrieval))
     loaded = load_questions(file)
     for err in loaded.errors:
         err_console.print(f"[red]error:[/red] {err}", highlight=False, soft_wrap=True)
     questions = loaded.questions[:limit] if limit else loaded.questions
+    duplicates = find_duplicates(questions, threshold=settings.dedup_threshold) if settings.dedup else {}
     pipe = _pipeline(settings)
     run_ = pipe.start_run(str(file))
-    summary = _run_with_progress(pipe, questions, run_, concurrency, rerun, quiet=as_json)
+    with _ProgressView(len(questions), quiet=as_json) as view:
+        summary = run_batch(pipe, questions, run_, concurrency=concurrency, engine=engine,
+                            workers=settings.workers, ray_address=ray_address, duplicates=duplicates,
+                            skip_finished=not rerun, on_progress=view.update)
     summary.failed_inputs = len(loaded.errors)
-    pipe.finish_run(summary)
+    status = "interrupted" if summary.interrupted else "finished"
+    pipe.finish_run(summary, status=status)
+    _report(pipe, run_, summary, status, as_json)
+    if summary.interrupted:
+        raise typer.Exit(130)
+    raise typer.Exit(1 if summary.errors + len(loaded.errors) else 0)
+
+
+def _report(pipe: Any, run_: Any, summary: Any, status: str, as_json: bool) -> None:
     counts = summary.run.counts
     if as_json:
-        print_json({"run_id": run_.id, "pipeline_version": pipe.version, "counts": counts,
+        print_json({"run_id": run_.id, "status": status, "pipeline_version": pipe.version, "counts": counts,
                     "tokens": summary.run.tokens, "cost_usd": summary.run.cost_usd})
     else:
         _print_summary(run_.id, counts, summary.run.tokens)
-    failed = summary.errors + len(loaded.errors)
-    raise typer.Exit(1 if failed else 0)
+        if summary.run.cost_usd:
+            console.print(f"estimated cost: ${summary.run.cost_usd:.4f}")
+    if summary.interrupted:
+        err_console.print(f"interrupted: {summary.in_flight} question(s) in flight were checkpointed; "
+                          "run the same command again to resume", highlight=False)
 
 
-def _run_with_progress(pipe: Any, questions: list[Question], run_: Any, concurrency: int, rerun: bool,
-                       quiet: bool) -> Any:
-    tally = {"accepted": 0, "rejected": 0, "error": 0, "skipped": 0}
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("{task.fields[tally]}"), TimeElapsedColumn(), console=err_console,
-                  disable=quiet) as progress:
-        task = progress.add_task("annotating", total=len(questions), tally="")
+class _ProgressView:
+    """A rich progress bar fed with the engine's counters (done, outcomes, questions/min, tokens/s)."""
 
-        def done(trace: Trace) -> None:
-            key = ("skipped" if trace.run_id != run_.id else
-                   "accepted" if trace.status in ACCEPTED_STATUSES else trace.status)
-            tally[key] = tally.get(key, 0) + 1
-            progress.update(task, advance=1, tally="  ".join(f"{k} {v}" for k, v in tally.items() if v))
+    def __init__(self, total: int, quiet: bool):
+        self.progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("{task.fields[tally]}"), TimeElapsedColumn(), console=err_console,
+                                 disable=quiet, refresh_per_second=4)
+        self.task = self.progress.add_task("annotating", total=total, tally="")
+        self.t0 = time.monotonic()
 
-        return asyncio.run(pipe.arun_batch(questions, run_, concurrency=concurrency, on_done=done,
-                                           skip_finished=not rerun))
+    def __enter__(self) -> "_ProgressView":
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.progress.__exit__(*exc)
+
+    def update(self, p: dict[str, Any]) -> None:
+        elapsed = max(time.monotonic() - self.t0, 1e-6)
+        worked = p.get("done", 0) - p.get("skipped", 0)
+        parts = [f"[green]accepted {p.get('accepted', 0)}[/green]", f"[yellow]rejected {p.get('rejected', 0)}[/yellow]",
+                 f"[red]errors {p.get('errors', 0)}[/red]"]
+        parts += [f"{k} {p[k]}" for k in ("duplicates", "skipped") if p.get(k)]
+        parts.append(f"{worked / elapsed * 60:.1f} q/min  {p.get('tokens', 0) / elapsed:.0f} tok/s")
+        self.progress.update(self.task, completed=p.get("done", 0), tally="  ".join(parts))
 
 
 def _print_summary(run_id: str, counts: dict[str, int], tokens: dict[str, dict[str, int]]) -> None:
     table = Table(title=f"run {run_id}")
     table.add_column("outcome")
     table.add_column("questions", justify="right")
-    for key in ("accepted_cot", "accepted_reflection", "accepted_with_answer", "rejected", "error", "skipped",
-                "invalid_input"):
+    for key in ("accepted_cot", "accepted_reflection", "accepted_with_answer", "rejected", "error", "duplicate",
+                "skipped", "in_flight", "invalid_input"):
+        if key in ("duplicate", "in_flight") and not counts.get(key):
+            continue
         table.add_row(key, str(counts.get(key, 0)))
     console.print(table)
     if tokens:
@@ -176,4 +221,23 @@ def runs_show(run_id: str, home: HomeOpt = None, as_json: JsonOpt = False, debug
     console.print(f"[bold]run {row['id']}[/bold]  {row['status']}  pipeline {row['pipeline_version']}")
     console.print(f"input: {row['input_path']}  started {row['started_at']}  finished {row['finished_at']}")
     _print_summary(row["id"], row["counts"] or {}, row["tokens"] or {})
+    rate = _rates(row)
+    if rate:
+        console.print(rate)
     console.print(f"estimated cost: ${row['cost_usd']:.4f}")
+
+
+def _rates(row: dict[str, Any]) -> str:
+    """Duration, questions/min and tokens/s of a finished run ('' while it runs)."""
+    start, end = row.get("started_at"), row.get("finished_at")
+    if not start or not end:
+        return ""
+    try:
+        secs = (end - start).total_seconds()
+    except TypeError:  # naive and aware datetimes from different drivers
+        secs = (end.replace(tzinfo=None) - start.replace(tzinfo=None)).total_seconds()
+    counts = row.get("counts") or {}
+    worked = sum(v for k, v in counts.items() if k not in ("skipped", "invalid_input", "in_flight"))
+    tokens = sum(t.get("in", 0) + t.get("out", 0) for t in (row.get("tokens") or {}).values())
+    secs = max(secs, 1e-6)
+    return f"duration {secs:.1f} s, {worked / secs * 60:.1f} questions/min, {tokens / secs:.0f} tokens/s"

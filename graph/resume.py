@@ -1,0 +1,77 @@
+"""What a rerun does with each question: skip it, resume it from its checkpoint, or start it.
+
+A question is keyed by (question id, pipeline version). A finished trace under that key is skipped;
+a trace still ``running`` (the process died, or was stopped with Ctrl-C) is reused, so its events
+continue and no second trace or record appears; its LangGraph thread resumes from the last checkpoint.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from sqlalchemy import select
+
+from scireflect.store.tables import traces
+
+CHUNK = 500
+
+
+@dataclass(frozen=True)
+class Known:
+    """The newest stored trace of a question under the run's pipeline version."""
+
+    trace_id: str
+    status: str
+    run_id: str | None
+
+    @property
+    def finished(self) -> bool:
+        return self.status != "running"
+
+
+def known_traces(engine: Any, version: str, question_ids: Iterable[str]) -> dict[str, Known]:
+    """Newest trace per question id (of those given) under ``version``: one query per 500 ids."""
+    ids = list(dict.fromkeys(question_ids))
+    out: dict[str, tuple[Any, Known]] = {}
+    cols = (traces.c.question_id, traces.c.id, traces.c.status, traces.c.run_id, traces.c.created_at)
+    with engine.connect() as conn:
+        for i in range(0, len(ids), CHUNK):
+            q = select(*cols).where(traces.c.pipeline_version == version, traces.c.question_id.in_(ids[i:i + CHUNK]))
+            for qid, tid, status, run_id, created in conn.execute(q):
+                prev = out.get(qid)
+                if prev is None or _later(created, prev[0]):
+                    out[qid] = (created, Known(trace_id=tid, status=status, run_id=run_id))
+    return {qid: k for qid, (_, k) in out.items()}
+
+
+def _later(a: Any, b: Any) -> bool:
+    if a is None or b is None:
+        return b is None
+    try:
+        return a > b
+    except TypeError:  # naive vs aware datetimes from different drivers
+        return a.replace(tzinfo=None) > b.replace(tzinfo=None)
+
+
+def thread_id(question_id: str, version: str) -> str:
+    return f"{question_id}:{version}"
+
+
+async def resume_point(graph: Any, saver: Any, config: dict[str, Any], resumed: bool) -> tuple[str, dict[str, Any]]:
+    """How to (re)enter the graph for a question: ``("start", {})``, ``("continue", {})`` from the last
+    checkpoint, or ``("done", values)`` when the graph had ended before the crash.
+
+    A thread left over from an earlier trace of the same key (``--rerun``) is deleted first, so its
+    attempts never leak into the new trace.
+    """
+    snap = await graph.aget_state(config)
+    values = dict(snap.values or {})
+    if resumed and values:
+        if snap.next:
+            return "continue", {}
+        if values.get("status") and values["status"] != "running":
+            return "done", values
+    if values:
+        await saver.adelete_thread(config["configurable"]["thread_id"])
+    return "start", {}

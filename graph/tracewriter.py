@@ -1,0 +1,270 @@
+"""Group commit for batch runs: one thread writes trace starts, node events, checkpoints and finishes.
+
+Writes are queued in order and committed many per transaction. Nodes do not wait for their event to
+be committed (that would put a database round trip in every question's critical path); instead order
+is what makes a crash safe. Each batch commits, in this order: trace starts and events; LangGraph
+checkpoints; records and trace finishes; deletion of finished questions' checkpoints. So a checkpoint
+on disk implies the events before it are on disk, and a finished trace implies its record is: a run
+killed at any instant resumes without losing or doubling anything (at worst a node runs again and its
+event appears twice). Reads pass through to the wrapped ``TraceStore``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import sqlite3
+import threading
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
+
+from scireflect.errors import StoreError
+from scireflect.schema import ACCEPTED_STATUSES, Event, Trace, utcnow
+from scireflect.store.tables import events, traces
+from scireflect.store.traces import _jsonable, _trace_row
+
+log = logging.getLogger(__name__)
+
+_STOP = "stop"
+MAX_BATCH = 2000
+HIGH_WATER = 20_000  # queued writes beyond which producers wait for the writer (back-pressure)
+
+
+def _resolve(futs: list[asyncio.Future], exc: BaseException | None) -> None:
+    for f in futs:
+        if not f.done():
+            f.set_exception(exc) if exc else f.set_result(None)
+
+
+class TraceWriter:
+    """Batched, ordered writer over a TraceStore, the RecordStore and (optionally) a checkpoint file."""
+
+    def __init__(self, store: Any, records: Any = None):
+        self.store = store
+        self.engine = store.engine
+        self.records = records
+        self.error: StoreError | None = None  # first failure; the batch stops on it
+        self._q: queue.SimpleQueue = queue.SimpleQueue()
+        self._seq: dict[str, int] = {}
+        self._ckpt_path: Path | None = None
+        self._ckpt: sqlite3.Connection | None = None
+        self.tokens_in = 0  # totals over the events written by this writer (progress display)
+        self.tokens_out = 0
+        self.batches = 0
+        self._thread = threading.Thread(target=self._loop, name="scireflect-trace-writer", daemon=True)
+        self._thread.start()
+
+    def __getattr__(self, name: str) -> Any:  # reads (get, find, list, token_totals, ...) pass through
+        return getattr(self.store, name)
+
+    # --- producer side (event loop) ---------------------------------------------------------
+    def _put(self, kind: str, payload: Any, wait: bool = False) -> asyncio.Future | None:
+        if self.error is not None:
+            raise self.error
+        if not self._thread.is_alive():
+            raise StoreError("the trace writer has stopped")
+        fut = asyncio.get_running_loop().create_future() if wait else None
+        self._q.put((kind, payload, fut))
+        return fut
+
+    async def _maybe_wait(self) -> None:
+        if self._q.qsize() > HIGH_WATER:
+            await self.barrier()
+
+    async def barrier(self) -> None:
+        """Return once everything queued before it is committed."""
+        await self._put("barrier", None, wait=True)  # type: ignore[misc]
+
+    async def astart(self, trace: Trace, resumed: bool = False) -> None:
+        """Insert the trace (or, resumed, mark it running again under this run) before its first event."""
+        self._put("start", (trace, resumed))
+        await self._maybe_wait()
+
+    async def aadd_event(self, event: Event) -> Event:
+        self.tokens_in += event.tokens_in
+        self.tokens_out += event.tokens_out
+        self._put("event", event)
+        await self._maybe_wait()
+        return event
+
+    async def afinish(self, trace: Trace, drop_thread: str | None = None) -> None:
+        """Store the accepted trace's record, then its final state; then drop its checkpoints."""
+        self._put("finish", trace)
+        if drop_thread is not None and self._ckpt_path is not None:
+            self._put("drop", drop_thread)
+        await self._maybe_wait()
+
+    async def acheckpoint(self, sql: str, rows: list[tuple]) -> None:
+        """A checkpoint write, committed after the events queued before it (awaited by LangGraph in the
+        background, so it costs the question no latency until its graph ends)."""
+        await self._put("ckpt", (sql, rows), wait=True)  # type: ignore[misc]
+
+    def attach_checkpoints(self, path: Path) -> None:
+        self._ckpt_path = path
+
+    def add_event(self, event: Event) -> Event:
+        """Thread-side API (``asyncio.to_thread(ctx.traces.add_event, ...)``): queued, not awaited."""
+        if self.error is not None:
+            raise self.error
+        self.tokens_in += event.tokens_in
+        self.tokens_out += event.tokens_out
+        self._q.put(("event", event, None))
+        return event
+
+    def close(self, timeout: float = 120.0) -> None:
+        """Write what is queued, then stop the thread."""
+        if self._thread.is_alive():
+            self._q.put((_STOP, None, None))
+            self._thread.join(timeout)
+
+    # --- the writer thread ------------------------------------------------------------------
+    def _loop(self) -> None:
+        stop = False
+        while not stop:
+            batch = [self._q.get()]
+            while len(batch) < MAX_BATCH:
+                try:
+                    batch.append(self._q.get_nowait())
+                except queue.Empty:
+                    break
+            if any(kind == _STOP for kind, _, _ in batch):
+                stop = True
+                batch = [b for b in batch if b[0] != _STOP]
+            if batch:
+                self._write_batch(batch)
+        if self._ckpt is not None:
+            self._ckpt.close()
+
+    def _write_batch(self, batch: list[tuple[str, Any, Any]]) -> None:
+        exc: StoreError | None = self.error
+        if exc is None:
+            try:
+                self._commit(batch)
+            except Exception as e:  # noqa: BLE001 - every waiter of the batch gets the error
+                log.exception("trace writer: a batch of %d writes failed", len(batch))
+                msg = str(e).splitlines()[0][:200] if str(e) else ""
+                exc = e if isinstance(e, StoreError) else StoreError(f"cannot write traces: {type(e).__name__}: {msg}")
+                self.error = exc
+        self.batches += 1
+        by_loop: dict[Any, list[asyncio.Future]] = defaultdict(list)
+        for _, _, fut in batch:
+            if fut is not None:
+                by_loop[fut.get_loop()].append(fut)
+        for loop, futs in by_loop.items():  # one wake-up per event loop, not one per write
+            try:
+                loop.call_soon_threadsafe(_resolve, futs, exc)
+            except RuntimeError:  # the loop is closed: nobody waits any more
+                pass
+
+    def _commit(self, batch: list[tuple[str, Any, Any]]) -> None:
+        by_kind: dict[str, list[Any]] = defaultdict(list)
+        for kind, payload, _ in batch:
+            by_kind[kind].append(payload)
+        if by_kind["start"] or by_kind["event"]:
+            with self.engine.begin() as conn:
+                for trace, resumed in by_kind["start"]:
+                    self._start(conn, trace, resumed)
+                if by_kind["event"]:
+                    self._events(conn, by_kind["event"])
+        if by_kind["ckpt"]:
+            self._checkpoints(by_kind["ckpt"])
+        if by_kind["finish"]:
+            self._finish(by_kind["finish"])
+        if by_kind["drop"]:
+            self._drop(by_kind["drop"])
+
+    def _start(self, conn: Any, trace: Trace, resumed: bool) -> None:
+        row = _trace_row(trace)
+        if resumed:
+            row.pop("tokens_in"), row.pop("tokens_out"), row.pop("created_at")
+            conn.execute(update(traces).where(traces.c.id == trace.id).values(**row))
+            last = conn.execute(select(func.max(events.c.seq)).where(events.c.trace_id == trace.id)).scalar()
+            self._seq[trace.id] = int(last or 0)
+        else:
+            conn.execute(insert(traces), [row])
+            self._seq[trace.id] = 0
+
+    def _events(self, conn: Any, evs: list[Event]) -> None:
+        rows = []
+        tokens: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+        for ev in evs:
+            if ev.trace_id not in self._seq:  # a trace started outside this writer
+                last = conn.execute(select(func.max(events.c.seq)).where(events.c.trace_id == ev.trace_id)).scalar()
+                self._seq[ev.trace_id] = int(last or 0)
+            self._seq[ev.trace_id] += 1
+            ev.seq = self._seq[ev.trace_id]
+            row = _jsonable(ev.model_dump())
+            row["started_at"] = ev.started_at
+            rows.append(row)
+            if ev.tokens_in or ev.tokens_out:
+                tokens[ev.trace_id][0] += ev.tokens_in
+                tokens[ev.trace_id][1] += ev.tokens_out
+        conn.execute(insert(events), rows)
+        if tokens:
+            conn.execute(update(traces).where(traces.c.id == bindparam("tid")).values(
+                tokens_in=traces.c.tokens_in + bindparam("tin"), tokens_out=traces.c.tokens_out + bindparam("tout")),
+                [{"tid": tid, "tin": t[0], "tout": t[1]} for tid, t in tokens.items()])
+
+    def _ckpt_conn(self) -> sqlite3.Connection:
+        if self._ckpt is None:
+            if self._ckpt_path is None:
+                raise StoreError("checkpoint writes queued without a checkpoint file")
+            self._ckpt = sqlite3.connect(self._ckpt_path, timeout=60, isolation_level=None)
+            self._ckpt.execute("PRAGMA journal_mode=WAL")
+            self._ckpt.execute("PRAGMA synchronous=NORMAL")
+        return self._ckpt
+
+    def _checkpoints(self, items: list[tuple[str, list[tuple]]]) -> None:
+        conn = self._ckpt_conn()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for sql, rows in items:
+                conn.executemany(sql, rows)
+            conn.execute("COMMIT")
+        except sqlite3.Error as e:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise StoreError(f"cannot write checkpoints to {self._ckpt_path}: {e}") from e
+
+    def _drop(self, thread_ids: list[str]) -> None:
+        conn = self._ckpt_conn()
+        rows = [(t,) for t in thread_ids]
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.executemany("DELETE FROM checkpoints WHERE thread_id = ?", rows)
+            conn.executemany("DELETE FROM writes WHERE thread_id = ?", rows)
+            conn.execute("COMMIT")
+        except sqlite3.Error as e:  # a leftover checkpoint only costs disk: a rerun replaces it
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            log.warning("could not drop finished checkpoints: %s", e)
+
+    def _finish(self, finishes: list[Trace]) -> None:
+        # The record goes first: a crash in between leaves the trace running, and the resumed run
+        # writes the record again (RecordStore updates it in place), so it is neither lost nor doubled.
+        if self.records is not None:
+            for t in finishes:
+                if t.status in ACCEPTED_STATUSES:
+                    self.records.add_from_trace(t)
+        rows = []
+        for t in finishes:
+            t.finished_at = t.finished_at or utcnow()
+            row = _trace_row(t)
+            for k in ("tokens_in", "tokens_out", "created_at", "id"):
+                row.pop(k)
+            rows.append({"tid": t.id, **{f"v_{k}": v for k, v in row.items()}})
+        cols = [k[2:] for k in rows[0] if k.startswith("v_")]
+        stmt = update(traces).where(traces.c.id == bindparam("tid")).values(
+            **{c: bindparam(f"v_{c}") for c in cols})
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(stmt, rows)
+        except SQLAlchemyError as e:
+            raise StoreError(f"cannot finish traces: {type(e).__name__}: {str(e).splitlines()[0][:200]}") from e
+        for t in finishes:
+            self._seq.pop(t.id, None)
