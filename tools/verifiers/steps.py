@@ -65,16 +65,30 @@ def _segments(text: str) -> list[tuple[int, str]]:
     return sorted(out)
 
 
+def _prose(token: str) -> bool:
+    """A word of running text (3+ letters, no LaTeX, digits or operators), as opposed to maths."""
+    return bool(re.fullmatch(r"[A-Za-z]{3,}[.,;:!?]?", token))
+
+
 def _trim_left(side: str) -> str:
     cut = 0
     for m in _PROSE_BEFORE.finditer(side):
         cut = m.end()
-    return side[cut:].strip()
+    tokens = side[cut:].split()
+    while tokens and _prose(tokens[0]):
+        tokens.pop(0)
+    return " ".join(tokens)
 
 
 def _trim_right(side: str) -> str:
     m = _PROSE_AFTER.search(side)
-    return (side[:m.start()] if m else side).strip().rstrip(".").strip()
+    tokens = (side[:m.start()] if m else side).split()
+    keep = []
+    for i, tok in enumerate(tokens):
+        if i > 1 and _prose(tok):  # "60 m/s here" -> "60 m/s"; a unit word right after the number stays
+            break
+        keep.append(tok)
+    return " ".join(keep).strip().rstrip(".").strip()
 
 
 def _chain(row: str) -> list[tuple[str, bool]]:
