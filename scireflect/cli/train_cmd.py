@@ -1,5 +1,116 @@
-"""CLI commands (placeholder until the owning issue lands)."""
+"""``scireflect train`` (LoRA or full SFT) and ``scireflect train merge``: parse flags, delegate to training/."""
 
 from __future__ import annotations
 
-from scireflect.cli import app  # noqa: F401
+import json
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from scireflect.cli import app
+from scireflect.cli.common import DebugOpt, HomeOpt, JsonOpt, cli_errors, console, print_json, settings_from
+from scireflect.errors import ConfigError
+
+train_app = typer.Typer(help="Fine-tune a model on exported records (LoRA by default; --full for all parameters).")
+app.add_typer(train_app, name="train")
+
+
+def _filters(items: list[str] | None) -> dict[str, Any]:
+    """``--filter key=value`` pairs for the store export; values are JSON when they parse (true, 0.5)."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--filter expects KEY=VALUE, got {item!r}")
+        try:
+            out[key.strip()] = json.loads(value)
+        except ValueError:
+            out[key.strip()] = value
+    return out
+
+
+@train_app.callback(invoke_without_command=True)
+@cli_errors
+def train(
+    ctx: typer.Context,
+    data: Annotated[Optional[Path], typer.Option("--data", help="JSONL/JSON file or saved datasets dir")] = None,
+    from_store: Annotated[bool, typer.Option("--from-store", help="read records from the record store")] = False,
+    store_filter: Annotated[Optional[list[str]], typer.Option(
+        "--filter", help="store export filter KEY=VALUE (repeat; with --from-store)")] = None,
+    base: Annotated[Optional[str], typer.Option(
+        "--base", help="model dir, cached hub id or .gguf [default: embedded SmolLM2-135M-Instruct]")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="run directory [default: HOME/train/NAME]")] = None,
+    name: Annotated[Optional[str], typer.Option("--name", help="run name under HOME/train")] = None,
+    full: Annotated[bool, typer.Option("--full", help="full fine-tuning, SciGLM preset: lr 3e-6, 2 epochs")] = False,
+    lora_r: Annotated[Optional[int], typer.Option("--lora-r", help="LoRA rank [16]")] = None,
+    lora_alpha: Annotated[Optional[int], typer.Option("--lora-alpha", help="LoRA alpha [32]")] = None,
+    lora_dropout: Annotated[Optional[float], typer.Option("--lora-dropout", help="LoRA dropout [0.05]")] = None,
+    target_module: Annotated[Optional[list[str]], typer.Option(
+        "--target-module", help="LoRA target module name (repeat) [all linear layers]")] = None,
+    lr: Annotated[Optional[float], typer.Option("--lr", help="learning rate [2e-4 LoRA, 3e-6 --full]")] = None,
+    epochs: Annotated[Optional[float], typer.Option("--epochs", help="epochs [3 LoRA, 2 --full]")] = None,
+    max_steps: Annotated[Optional[int], typer.Option("--max-steps", help="stop after N optimizer steps")] = None,
+    batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="per-device batch size [4]")] = None,
+    grad_accum: Annotated[Optional[int], typer.Option("--grad-accum", help="gradient accumulation [1]")] = None,
+    max_length: Annotated[Optional[int], typer.Option("--max-length", help="max tokens per sequence [1024]")] = None,
+    packing: Annotated[bool, typer.Option("--packing", help="pack sequences into max-length blocks")] = False,
+    seed: Annotated[Optional[int], typer.Option("--seed", help="random seed [0]")] = None,
+    val_split: Annotated[Optional[float], typer.Option("--val-split", help="held-out fraction [0.1]")] = None,
+    eval_steps: Annotated[Optional[float], typer.Option("--eval-steps", help="steps between evals (<1: ratio)")] = None,
+    logging_steps: Annotated[Optional[float], typer.Option("--logging-steps", help="steps between logs [5]")] = None,
+    save_steps: Annotated[Optional[float], typer.Option("--save-steps", help="steps between checkpoints [100]")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="continue the run in --out/--name from its last "
+                                                          "checkpoint")] = False,
+    tensorboard: Annotated[bool, typer.Option("--tensorboard", help="also log to RUN/tensorboard")] = False,
+    skip_bad: Annotated[bool, typer.Option("--skip-bad", help="skip malformed records (logged) instead of "
+                                                              "failing")] = False,
+    device: Annotated[Optional[str], typer.Option("--device", help="auto | cpu | cuda")] = None,
+    no_progress: Annotated[bool, typer.Option("--no-progress", help="no progress bar")] = False,
+    home: HomeOpt = None, as_json: JsonOpt = False, debug: DebugOpt = False,
+) -> None:
+    """Train a LoRA adapter (or the full model) with TRL's SFTTrainer; loss on the answers only."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from scireflect.training.sft import make_options
+    from scireflect.training.sft import train as run_training
+
+    settings = settings_from(home)
+    opts = make_options(data=data, from_store=from_store, store_filters=_filters(store_filter), base=base, out=out,
+                        name=name, full=full, lora_r=lora_r, lora_alpha=lora_alpha, lora_dropout=lora_dropout,
+                        target_modules=target_module or None, learning_rate=lr, epochs=epochs, max_steps=max_steps,
+                        batch_size=batch_size, grad_accum=grad_accum, max_length=max_length, packing=packing,
+                        seed=seed, val_split=val_split, eval_steps=eval_steps, logging_steps=logging_steps,
+                        save_steps=save_steps, resume=resume, tensorboard=tensorboard, skip_bad=skip_bad,
+                        device=device)
+    result = run_training(opts, settings, progress=not no_progress and not as_json)
+    m = result.metrics
+    if as_json:
+        print_json({"run_dir": str(result.run_dir),
+                    **{k: v for k, v in m.items() if k not in ("train_loss_curve", "val_loss_curve")}})
+        return
+    val = f"{m['final_val_loss']:.4f}" if m["final_val_loss"] is not None else "-"
+    train_loss = f"{m['final_train_loss']:.4f}" if m["final_train_loss"] is not None else "-"
+    console.print(f"[bold]{m['mode']}[/bold] run in {result.run_dir}: {m['global_step']} steps, train loss "
+                  f"{train_loss}, val loss {val}, {m['tokens_per_s']:.1f} tokens/s, peak {m['peak_memory_mb']:.0f} MB")
+    if m["data"]["truncated"]:
+        console.print(f"{m['data']['truncated']} sequence(s) truncated to {opts.max_length} tokens "
+                      f"({m['data']['dropped']} dropped); see {result.run_dir}/train.log", style="yellow")
+    if m["mode"] == "lora":
+        console.print(f"merge it with: scireflect train merge {result.run_dir} --out DIR", style="dim")
+
+
+@train_app.command("merge")
+@cli_errors
+def merge(adapter: Annotated[Path, typer.Argument(help="run directory holding adapter_config.json")],
+          out: Annotated[Path, typer.Option("--out", help="directory for the standalone merged model")],
+          dtype: Annotated[str, typer.Option("--dtype", help="auto | float32 | bfloat16 | float16")] = "auto",
+          as_json: JsonOpt = False, debug: DebugOpt = False) -> None:
+    """Fold a LoRA adapter into its base model and save a standalone model."""
+    from scireflect.training.artifacts import merge_adapter
+
+    info = merge_adapter(adapter, out, dtype=dtype)
+    if as_json:
+        print_json(info)
+    else:
+        console.print(f"merged {info['adapter']} into {info['base']} -> {info['out']} ({info['dtype']})")

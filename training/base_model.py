@@ -1,0 +1,250 @@
+"""Base models for fine-tuning: resolve what the user named, convert GGUF once, load offline.
+
+A base is a Hugging Face model directory, a hub id already in the local cache, or a GGUF file
+(default: the embedded SmolLM2-135M-Instruct). transformers loads a GGUF dequantized but keeps it
+marked as quantized and then refuses to train or save it, so a GGUF is converted once into a
+plain checkpoint under ``HOME/models/`` and every later run loads that. Nothing is downloaded:
+loads run with ``HF_HUB_OFFLINE=1`` and ``local_files_only=True``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Iterator, Literal
+
+from scireflect.errors import ConfigError, missing_dependency
+from scireflect.settings import Settings
+
+log = logging.getLogger("scireflect.training")
+
+SOURCE_FILE = "scireflect_source.json"  # written next to a converted checkpoint: what it came from
+EMBEDDED = ("embedded", "smollm2")  # spellings of the default base
+
+# Bytes per parameter for full fine-tuning with AdamW: weights + gradients + two moments (fp32),
+# plus an fp32 master copy when the weights themselves are bf16. Activations come on top.
+_FULL_FT_BYTES = {"float32": 16, "bfloat16": 16}
+_ACTIVATION_MARGIN = 1.2
+
+
+@dataclass
+class BaseRef:
+    """Where a base model came from and the directory transformers loads it from."""
+
+    spec: str  # what the user passed (or "embedded")
+    kind: Literal["gguf", "dir", "hub"]
+    path: str  # a loadable Hugging Face model directory
+    source: str  # the GGUF file, the directory or the hub id
+    gguf_quantized: bool = False  # the weights went through a quantized GGUF (dequantized to fp32)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def name(self) -> str:
+        return Path(self.source).stem if self.kind == "gguf" else Path(self.source).name
+
+
+def offline() -> None:
+    """Never download: huggingface_hub reads this when first imported, loads also pass local_files_only."""
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+
+
+def _looks_like_path(spec: str) -> bool:
+    return (spec.startswith((".", "/", "~")) or spec.endswith(".gguf") or os.sep + os.sep in spec
+            or spec.count("/") != 1 or "\\" in spec)
+
+
+def resolve_base(spec: str | None, settings: Settings) -> BaseRef:
+    """Turn ``--base`` into a loadable directory, converting a GGUF on first use."""
+    offline()
+    if spec is None or spec.lower() in EMBEDDED:
+        from scireflect.llm import embedded_gguf
+
+        gguf = embedded_gguf()
+        return BaseRef(spec="embedded", kind="gguf", path=str(convert_gguf(gguf, settings)), source=str(gguf),
+                       gguf_quantized=True)
+    p = Path(spec).expanduser()
+    if p.is_file():
+        from scireflect.llm import check_gguf
+
+        try:
+            gguf = check_gguf(p)
+        except ConfigError as e:
+            raise ConfigError(f"base model {p} is neither a GGUF file nor a model directory ({e})") from None
+        return BaseRef(spec=spec, kind="gguf", path=str(convert_gguf(gguf, settings)), source=str(gguf.resolve()),
+                       gguf_quantized=True)
+    if p.is_dir():
+        if not (p / "config.json").is_file():
+            raise ConfigError(f"base model directory {p} has no config.json (not a Hugging Face model directory)")
+        return BaseRef(spec=spec, kind="dir", path=str(p.resolve()), source=str(p.resolve()))
+    if _looks_like_path(spec):
+        raise ConfigError(f"base model path does not exist: {p}")
+    return BaseRef(spec=spec, kind="hub", path=_from_hub_cache(spec), source=spec)
+
+
+def _from_hub_cache(repo_id: str) -> str:
+    try:
+        from huggingface_hub import snapshot_download
+        from huggingface_hub.constants import HF_HUB_CACHE
+    except ImportError as e:
+        raise missing_dependency("huggingface_hub", "train") from e
+    try:
+        path = snapshot_download(repo_id, local_files_only=True)
+    except Exception as e:  # LocalEntryNotFoundError, HFValidationError for odd ids
+        raise ConfigError(f"base model not found: {repo_id!r} is not an existing path and not in the local "
+                          f"Hugging Face cache ({HF_HUB_CACHE}); scireflect never downloads models - fetch it "
+                          f"first (hf download {repo_id}) or pass a model directory") from e
+    if not (Path(path) / "config.json").is_file():
+        raise ConfigError(f"cached hub model {repo_id!r} at {path} has no config.json")
+    return path
+
+
+# --- GGUF conversion --------------------------------------------------------------------------
+
+def _source_stamp(gguf: Path) -> dict[str, Any]:
+    st = gguf.stat()
+    return {"gguf": str(gguf.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def converted_dir(gguf: Path, settings: Settings) -> Path:
+    return settings.path("models", f"{gguf.stem}-hf", mkdir=False)
+
+
+def convert_gguf(gguf: Path, settings: Settings) -> Path:
+    """The plain checkpoint for a GGUF under ``HOME/models/``, converting it if it is missing or stale."""
+    out = converted_dir(gguf, settings)
+    stamp = _source_stamp(gguf)
+    marker = out / SOURCE_FILE
+    if marker.is_file() and (out / "config.json").is_file():
+        try:
+            if json.loads(marker.read_text()) == stamp:
+                return out
+        except ValueError:
+            pass  # a broken marker means a broken conversion: redo it
+    with main_process_first():
+        if marker.is_file() and json.loads(marker.read_text()) == stamp:
+            return out  # another process converted it while we waited
+        log.info("converting %s into a trainable checkpoint at %s", gguf, out)
+        _convert(gguf, out, stamp)
+    return out
+
+
+def _convert(gguf: Path, out: Path, stamp: dict[str, Any]) -> None:
+    offline()
+    try:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+        import gguf as _gguf  # noqa: F401  (transformers needs it to read the file)
+    except ImportError as e:
+        raise missing_dependency(getattr(e, "name", None) or "transformers", "train") from e
+    tmp = out.with_name(out.name + f".tmp{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name, local_files_only=True)
+        loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32,
+                                                      local_files_only=True)
+    except Exception as e:
+        raise ConfigError(f"could not load GGUF {gguf} with transformers: {e}") from e
+    config = loaded.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config  # the weights are dequantized; keep transformers from refusing to train
+    plain = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    plain.load_state_dict(loaded.state_dict(), strict=True)
+    plain.generation_config = loaded.generation_config
+    del loaded
+    tmp.mkdir(parents=True)
+    plain.save_pretrained(tmp)
+    tok.save_pretrained(tmp)
+    (tmp / SOURCE_FILE).write_text(json.dumps(stamp, indent=2))
+    shutil.rmtree(out, ignore_errors=True)
+    os.replace(tmp, out)
+
+
+@contextmanager
+def main_process_first() -> Iterator[None]:
+    """Under ``accelerate launch`` rank 0 goes first (one conversion, not N); otherwise a no-op."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        yield
+        return
+    from accelerate import PartialState
+
+    with PartialState().main_process_first():
+        yield
+
+
+# --- loading ----------------------------------------------------------------------------------
+
+def load_tokenizer(ref: BaseRef) -> Any:
+    """The base's tokenizer, with a pad token (eos when it has none)."""
+    offline()
+    from transformers import AutoTokenizer
+
+    try:
+        tok = AutoTokenizer.from_pretrained(ref.path, local_files_only=True)
+    except Exception as e:
+        raise ConfigError(f"could not load the tokenizer of base model {ref.source}: {e}") from e
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    return tok
+
+
+def load_model(ref: BaseRef, dtype: Any, device_map: Any = None) -> Any:
+    offline()
+    from transformers import AutoModelForCausalLM
+
+    try:
+        return AutoModelForCausalLM.from_pretrained(ref.path, dtype=dtype, local_files_only=True,
+                                                    device_map=device_map)
+    except Exception as e:
+        raise ConfigError(f"could not load base model {ref.source}: {e}") from e
+
+
+def count_parameters(ref: BaseRef) -> int:
+    """Parameter count from the config alone (meta device: no memory, no weights read)."""
+    offline()
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    config = AutoConfig.from_pretrained(ref.path, local_files_only=True)
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(config)
+    return sum(p.numel() for p in model.parameters())
+
+
+def available_memory_bytes(device: str) -> int:
+    """Free memory where the weights will live: the GPU's free memory, or MemAvailable of the host."""
+    if device == "cuda":
+        import torch
+
+        return int(torch.cuda.mem_get_info()[0])
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+
+
+def check_full_finetune_memory(ref: BaseRef, device: str, dtype_name: str) -> dict[str, Any]:
+    """Refuse ``--full`` with one clear line when weights, gradients and AdamW state cannot fit."""
+    n = count_parameters(ref)
+    need = int(n * _FULL_FT_BYTES.get(dtype_name, 16) * _ACTIVATION_MARGIN)
+    have = available_memory_bytes(device)
+    info = {"parameters": n, "estimated_bytes": need, "available_bytes": have}
+    if need > have:
+        where = "GPU" if device == "cuda" else "RAM"
+        what = (f"{ref.name} (a quantized GGUF, dequantized to float32 for training)" if ref.gguf_quantized
+                else ref.name)
+        raise ConfigError(f"--full needs about {need / 2**30:.1f} GiB of {where} to fine-tune all "
+                          f"{n / 1e6:.0f}M parameters of {what} (weights, gradients and AdamW state), but only "
+                          f"{have / 2**30:.1f} GiB is free; train a LoRA adapter instead (drop --full) or use a "
+                          f"machine with more memory")
+    return info
