@@ -11,7 +11,8 @@ import pytest
 from scireflect.errors import InputError
 from scireflect.settings import Settings
 from scireflect.tools.retrieval import open_retriever
-from scireflect.tools.retrieval.retriever import chroma_where, normalise_filters, rrf
+from scireflect.tools.retrieval.store import INDEX_FORMAT
+from scireflect.tools.retrieval.retriever import normalise_filters, rrf
 
 
 def test_rrf_rewards_agreement():
@@ -20,14 +21,10 @@ def test_rrf_rewards_agreement():
     assert fused[0][1] == pytest.approx(1 / 62 + 1 / 61)
 
 
-def test_filters_normalise_and_translate():
+def test_filters_normalise():
     f = normalise_filters({"subject": "Physics", "source": ["a.md", "b.pdf"], "ignored_when_none": None})
     assert f == {"subject": ["physics"], "source": ["a.md", "b.pdf"]}
-    assert chroma_where({"subject": ["physics"]}) == {"subject": {"$in": ["physics"]}}
-    assert chroma_where(f) == {"$and": [{"subject": {"$in": ["physics"]}},
-                                        {"$or": [{"source": {"$in": ["a.md", "b.pdf"]}},
-                                                 {"filename": {"$in": ["a.md", "b.pdf"]}}]}]}
-    assert chroma_where({}) is None
+    assert normalise_filters(None) == {} and normalise_filters({"subject": ""}) == {}
     with pytest.raises(InputError, match="unknown retrieval filter 'author'"):
         normalise_filters({"author": "x"})
 
@@ -50,5 +47,5 @@ def test_open_retriever_respects_retrieval_off(tmp_path):
 def test_open_retriever_empty_manifest_is_none(tmp_path):
     d = tmp_path / "chroma" / "bm25" / "textbooks"
     d.mkdir(parents=True)
-    (d / "manifest.json").write_text(json.dumps({"format": 1, "generation": "x", "count": 0}))
+    (d / "manifest.json").write_text(json.dumps({"format": INDEX_FORMAT, "generation": "x", "count": 0}))
     assert open_retriever(Settings(home=tmp_path)) is None

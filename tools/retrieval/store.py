@@ -1,6 +1,7 @@
 """The Chroma side of retrieval: client (local files or a server), collection, and paged reads.
 
-Local data lives in ``HOME/chroma/db``; the BM25 index beside it in ``HOME/chroma/bm25/<key>``. Telemetry
+Local data lives in ``HOME/chroma/db``; the local index (BM25, vectors) beside it
+in ``HOME/chroma/bm25/<key>``. Telemetry
 is off. A server that does not answer is a ProviderError (exit code 2), raised before any model loads.
 """
 
@@ -16,7 +17,7 @@ from urllib.parse import urlparse
 from scireflect.errors import ConfigError, ProviderError, StoreError, missing_dependency
 
 GENERATION_KEY = "scireflect_generation"
-INDEX_FORMAT = 1  # of the BM25 index folder; another value means "rebuild"
+INDEX_FORMAT = 2  # of the local index folder (BM25, columns, vectors); another value means "rebuild"
 
 
 def chroma_dir(settings) -> Path:
