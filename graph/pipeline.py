@@ -410,10 +410,17 @@ class _Batch:
         if resumed:
             trace.id = prev.trace_id  # type: ignore[union-attr]
         dup = self.duplicates.get(q.id)
-        if dup is not None:
-            trace = await self._duplicate(trace, dup, resumed)
-        else:
-            trace = await self._solve(q, trace, resumed, rerun=prev is not None and not resumed)
+        try:
+            if dup is not None:
+                trace = await self._duplicate(trace, dup, resumed)
+            else:
+                trace = await self._solve(q, trace, resumed, rerun=prev is not None and not resumed)
+        except (asyncio.CancelledError, StoreError):
+            raise
+        except Exception as e:  # noqa: BLE001 - a bug on one question must not end the batch
+            log.exception("question %s failed outside the graph", q.id)
+            trace.status, trace.reason = "error", f"failed outside the graph: {type(e).__name__}: {e}"
+            await self.writer.afinish(trace)
         self.summary.counts[trace.status] += 1
         self.prog.add(trace.status)
         self._done(trace)

@@ -1,0 +1,90 @@
+"""Helpers for the scale tests: an in-process scripted chat model and question files with outcomes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from langchain_core.language_models.chat_models import BaseChatModel
+from langchain_core.messages import AIMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+from pydantic import ConfigDict, Field, PrivateAttr
+
+from scireflect.errors import ProviderError
+from scireflect.schema import Question
+from scireflect.testing.openai_server import Script, reply_for, role_of
+
+OUTCOMES = ["cot", "reflection", "with_answer", "rejected"]
+
+
+def make_questions(n: int, outcomes: list[str] | None = None, prefix: str = "q") -> list[Question]:
+    """``n`` numeric questions whose scripted outcome cycles through ``outcomes`` (in metadata)."""
+    outcomes = outcomes or OUTCOMES
+    return [Question(id=f"{prefix}{i}", question=f"A cart of mass {i + 1} kg feels a net force of {2 * i + 3} N. "
+                     f"What is the acceleration of cart number {i}?", answer=str(3 * i + 1), type="numeric",
+                     subject="physics", metadata={"outcome": outcomes[i % len(outcomes)]}) for i in range(n)]
+
+
+def write_questions(path: Path, questions: list[Question]) -> Path:
+    path.write_text("".join(json.dumps(q.model_dump(mode="json", exclude_none=True)) + "\n" for q in questions))
+    return path
+
+
+class ScriptedModel(BaseChatModel):
+    """Answers like the test server, in process. ``hang``: (role, question id) pairs that never answer;
+    ``fail``: question ids whose every call raises a retryable ProviderError."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    questions: list[Question]
+    latency_s: float = 0.0
+    hang: set[tuple[str, str]] = Field(default_factory=set)
+    fail: set[str] = Field(default_factory=set)
+    calls: Counter = Field(default_factory=Counter)
+    in_flight: int = 0
+    max_in_flight: int = 0
+    script: Any = None
+    _ids: dict[str, str] = PrivateAttr(default_factory=dict)
+
+    def model_post_init(self, _: Any) -> None:
+        self.script = Script.load(None, {"cot": 1.0})
+        from scireflect.testing.openai_server import Entry, normalize
+
+        for q in self.questions:
+            self.script.by_text[normalize(q.question)] = Entry(
+                question=q.question, answer=q.answer, outcome=q.metadata.get("outcome", "cot"), unit=q.unit)
+        self._ids = {normalize(q.question): q.id for q in self.questions}
+
+    @property
+    def _llm_type(self) -> str:
+        return "scripted"
+
+    def _generate(self, *a: Any, **k: Any) -> ChatResult:
+        raise NotImplementedError("async only")
+
+    async def _agenerate(self, messages: Any, stop: Any = None, run_manager: Any = None, **kw: Any) -> ChatResult:
+        from scireflect.testing.openai_server import normalize
+
+        msgs = [{"role": {"system": "system", "human": "user"}.get(m.type, m.type), "content": str(m.content)}
+                for m in messages]
+        role = role_of(msgs[0]["content"])
+        entry = self.script.find(msgs[-1]["content"])
+        qid = self._ids.get(normalize(entry.question)) if entry else None
+        self.calls[role] += 1
+        self.calls[(role, qid)] += 1
+        if qid in self.fail:
+            raise ProviderError("model call failed: HTTP 503 (scripted)", status=503, retryable=True)
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            if (role, qid) in self.hang:
+                await asyncio.Event().wait()
+            await asyncio.sleep(self.latency_s)
+        finally:
+            self.in_flight -= 1
+        text = reply_for(role, entry, msgs)
+        msg = AIMessage(content=text, usage_metadata={"input_tokens": 10, "output_tokens": 5, "total_tokens": 15})
+        return ChatResult(generations=[ChatGeneration(message=msg)])

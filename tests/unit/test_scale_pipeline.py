@@ -1,0 +1,127 @@
+"""The batch engine (Pipeline.arun_batch): concurrency, resume from checkpoints, faults, dedup, rerun."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from scireflect.dedup import find_duplicates
+from scireflect.errors import StoreError
+from scireflect.graph.pipeline import Pipeline
+from scireflect.schema import Question
+from tests.scale_support import ScriptedModel, make_questions
+
+
+def pipe_for(settings: Any, stores: Any, model: Any) -> Pipeline:
+    return Pipeline(settings, stores, models=[(model, None)], retriever=None, gate=None)
+
+
+def statuses(stores: Any) -> dict[str, str]:
+    return {r["question_id"]: r["status"] for r in stores.traces.list(limit=1000)}
+
+
+def batch(p: Pipeline, qs: list[Question], **kw: Any) -> Any:
+    return asyncio.run(p.arun_batch(qs, p.start_run(None), **kw))
+
+
+def test_concurrency_is_bounded_and_every_question_ends(settings, stores):
+    qs = make_questions(12)
+    model = ScriptedModel(questions=qs, latency_s=0.02)
+    summary = batch(pipe_for(settings, stores, model), qs, concurrency=4)
+    assert model.max_in_flight == 4
+    assert sum(summary.counts.values()) == 12 and summary.errors == 0
+    assert summary.counts["accepted_cot"] == 3 and summary.counts["rejected"] == 3
+    assert stores.records.count() == 9  # cot, reflection and with_answer questions
+    run = stores.runs.get(summary.run.id)
+    assert run["status"] == "finished" and run["tokens"]["solver"]["in"] > 0
+
+
+def test_stop_then_rerun_resumes_from_the_checkpoint(settings, stores):
+    qs = make_questions(3, ["reflection", "cot", "cot"])
+    hung = ScriptedModel(questions=qs, hang={("critic", "q0")})
+    p = pipe_for(settings, stores, hung)
+
+    async def interrupted() -> Any:
+        stop = asyncio.Event()
+
+        async def stopper() -> None:
+            while hung.calls[("critic", "q0")] == 0 or p.progress.done < 2:
+                await asyncio.sleep(0.01)
+            stop.set()
+
+        task = asyncio.create_task(stopper())
+        summary = await p.arun_batch(qs, p.start_run(None), concurrency=3, stop=stop)
+        await task
+        return summary
+
+    first = asyncio.run(interrupted())
+    assert first.interrupted and first.in_flight == 1
+    assert stores.runs.get(first.run.id)["status"] == "interrupted"
+    t0 = stores.traces.find("q0", p.version)
+    assert t0.status == "running"
+    assert [e.node for e in stores.traces.get(t0.id).events] == ["retrieve", "solve", "verify"]
+
+    fresh = ScriptedModel(questions=qs)
+    second = batch(pipe_for(settings, stores, fresh), qs, concurrency=3)
+    assert second.skipped == 2 and second.counts["accepted_reflection"] == 1
+    t1 = stores.traces.get(t0.id)
+    assert t1.status == "accepted_reflection" and t1.run_id == second.run.id  # the same trace, finished
+    assert fresh.calls["solver"] == 0  # solve was checkpointed: not run again
+    assert [e.node for e in t1.events] == ["retrieve", "solve", "verify", "critique", "revise", "verify", "gate"]
+    assert [e.seq for e in t1.events] == list(range(1, 8))
+    assert stores.traces.count() == 3 and stores.records.count() == 3
+
+
+def test_exhausted_retries_end_one_question_as_error_not_the_batch(settings, stores):
+    qs = make_questions(4, ["cot"])
+    model = ScriptedModel(questions=qs, fail={"q1"})
+    summary = batch(pipe_for(settings, stores, model), qs, concurrency=2)
+    assert summary.counts == {"accepted_cot": 3, "error": 1}
+    assert model.calls[("solver", "q1")] == settings.max_retries + 1
+    bad = stores.traces.find("q1", pipe_for(settings, stores, model).version)
+    assert bad.status == "error" and "solve failed" in bad.reason and "503" in bad.reason
+
+
+def test_duplicates_are_stored_with_their_reason_and_skipped_later(settings, stores):
+    qs = make_questions(2, ["cot"])
+    qs.append(Question(id="copy", question=qs[0].question.upper(), answer="1", type="numeric"))
+    dups = find_duplicates(qs)
+    model = ScriptedModel(questions=qs)
+    p = pipe_for(settings, stores, model)
+    summary = batch(p, qs, concurrency=2, duplicates=dups)
+    assert summary.counts["duplicate"] == 1
+    t = stores.traces.find("copy", p.version)
+    assert t.status == "duplicate" and t.reason == "duplicate of q0: same text after normalisation"
+    assert batch(p, qs, duplicates=dups).skipped == 3
+
+
+def test_rerun_starts_a_clean_trace(settings, stores):
+    qs = make_questions(1, ["reflection"])
+    p = pipe_for(settings, stores, ScriptedModel(questions=qs))
+    batch(p, qs)
+    first = stores.traces.find("q0", p.version)
+    batch(p, qs, skip_finished=False)
+    second = stores.traces.find("q0", p.version)
+    assert second.id != first.id and second.status == "accepted_reflection"
+    assert [a.stage for a in stores.traces.get(second.id).attempts] == ["cot", "reflection"]
+
+
+def test_without_checkpoints(settings, stores):
+    qs = make_questions(4)
+    summary = batch(pipe_for(settings, stores, ScriptedModel(questions=qs)), qs, concurrency=4, checkpoint=False)
+    assert sum(summary.counts.values()) == 4
+    assert not (settings.home / "checkpoints").exists()
+
+
+def test_a_failing_store_stops_the_batch_with_a_store_error(settings, stores, monkeypatch):
+    from scireflect.graph.tracewriter import TraceWriter
+
+    def broken(self: Any, conn: Any, evs: Any) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(TraceWriter, "_events", broken)
+    qs = make_questions(6, ["cot"])
+    with pytest.raises(StoreError, match="disk full"):
+        batch(pipe_for(settings, stores, ScriptedModel(questions=qs, latency_s=0.01)), qs, concurrency=2)
