@@ -68,7 +68,7 @@ class ChatBackend(Backend):
         for url in self.urls:
             if url is not None:
                 check_endpoint(url)
-        self.models = [chat_model(settings, base_url=u) for u in self.urls]
+        self.models = [_chat_model(settings, u, chat_model) for u in self.urls]
         self.model_name = model_name(settings)
 
     def describe(self) -> dict[str, Any]:
@@ -99,6 +99,22 @@ class ChatBackend(Backend):
             on_done(item_id, gen)
 
         await asyncio.gather(*(one(i, item_id, msgs) for i, (item_id, msgs) in enumerate(jobs)))
+
+
+def _chat_model(settings: Settings, url: str | None, fallback: Callable[..., Any]) -> Any:
+    """OpenAI endpoints get the lean HTTP model the pipeline uses (less CPU per call at high concurrency,
+    and it sends ``max_tokens``, which llama.cpp's server honours; langchain-openai sends
+    ``max_completion_tokens``, which it ignores)."""
+    if settings.provider == "openai":
+        try:
+            import aiohttp  # noqa: F401
+
+            from scireflect.llm_http import http_chat_model
+
+            return http_chat_model(settings, base_url=url)
+        except ImportError:
+            pass
+    return fallback(settings, base_url=url)
 
 
 def make_backend(provider: str, settings: Settings, *, concurrency: int | None = None,

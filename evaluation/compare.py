@@ -66,7 +66,9 @@ def bar_chart(rows: list[dict[str, Any]], label_a: str, label_b: str, path: Path
     fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * len(rows) + 2), 4.2))
     for offset, key, ci, label in ((-width / 2, "acc_a", "ci_a", label_a), (width / 2, "acc_b", "ci_b", label_b)):
         vals = [r[key] for r in rows]
-        err = [[v - r[ci][0] for v, r in zip(vals, rows)], [r[ci][1] - v for v, r in zip(vals, rows)]]
+        # max(0, ...): at 0% or 100% the interval's end can differ from the value by rounding noise.
+        err = [[max(0.0, v - r[ci][0]) for v, r in zip(vals, rows)],
+               [max(0.0, r[ci][1] - v) for v, r in zip(vals, rows)]]
         ax.bar([x + offset for x in xs], vals, width, yerr=err, capsize=3, label=label[:48])
     for x, r in zip(xs, rows):
         ax.text(x, 1.02, f"p={r['p_value']:.2g}", ha="center", fontsize=7)

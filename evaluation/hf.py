@@ -1,9 +1,10 @@
 """Batched generation with transformers: left-padded batches through ``model.generate``, with an
 optional PEFT (LoRA) adapter checked against the base model before it is applied.
 
-The base is a local model folder or a GGUF file (default: the embedded SmolLM2 GGUF), loaded
-without network access. Loaded bases are kept for the process, so comparing base against
-adapter, or batch sizes in the benchmark, loads the weights once.
+The base is resolved as fine-tuning resolves it (``training.base_model``: a model folder, a cached hub
+id, or a GGUF converted once under ``HOME/models/``; default the embedded SmolLM2), so an adapter
+trained by ``scireflect train`` is evaluated on exactly its base. Loaded bases are kept for the
+process: comparing base against adapter, or batch sizes in the benchmark, loads the weights once.
 """
 
 from __future__ import annotations
@@ -29,35 +30,23 @@ def _imports() -> tuple[Any, Any]:
     return torch, transformers
 
 
-def base_source(model: str | None) -> Path:
-    """The model folder or GGUF file the ``hf`` backend loads."""
-    if model is None:
-        from scireflect.llm import embedded_gguf
+def resolve(model: str | None, settings: Settings) -> Any:
+    """The base as training resolves it (``training.base_model``): a model folder, a cached hub id,
+    or a GGUF converted once into a plain checkpoint under ``HOME/models/``; never downloaded."""
+    from scireflect.training.base_model import resolve_base
 
-        return embedded_gguf()
-    p = Path(model).expanduser()
-    if (p.is_file() and p.suffix == ".gguf") or (p.is_dir() and (p / "config.json").is_file()):
-        return p.resolve()
-    raise ConfigError(f"--provider hf needs a local model folder (with config.json) or a .gguf file; got {model!r}")
+    return resolve_base(model, settings)
 
 
 @lru_cache(maxsize=2)
-def load_base(source: Path) -> tuple[Any, Any]:
-    """(model, tokenizer) in eval mode; a GGUF is dequantized by transformers (needs ``gguf``)."""
+def load_base(path: str) -> tuple[Any, Any]:
+    """(model, tokenizer) of a local model folder, in eval mode, the tokenizer padding on the left."""
     torch, transformers = _imports()
-    kwargs: dict[str, Any] = {"local_files_only": True}
-    folder = source
-    if source.suffix == ".gguf":
-        try:
-            import gguf  # noqa: F401 - transformers needs it to read GGUF
-        except ImportError as e:
-            raise missing_dependency("gguf", "train") from e
-        folder, kwargs["gguf_file"] = source.parent, source.name
     try:
-        tok = transformers.AutoTokenizer.from_pretrained(folder, **kwargs)
-        model = transformers.AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32, **kwargs)
+        tok = transformers.AutoTokenizer.from_pretrained(path, local_files_only=True)
+        model = transformers.AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, local_files_only=True)
     except (OSError, ValueError, KeyError) as e:
-        raise ConfigError(f"could not load model {source} with transformers: {str(e).splitlines()[0][:300]}") from e
+        raise ConfigError(f"could not load model {path} with transformers: {str(e).splitlines()[0][:300]}") from e
     model.eval()
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
@@ -134,18 +123,22 @@ class HFBackend(Backend):
         if batch_size < 1:
             raise ConfigError("--concurrency (the batch size for --provider hf) must be at least 1")
         self.settings, self.batch_size = settings, batch_size
-        self.source = base_source(settings.model)
-        self.model, self.tok = load_base(self.source)
+        if settings.n_threads:
+            # The same knob as llama.cpp's; on a shared CPU fewer threads than cores avoids OpenMP thrashing.
+            torch, _ = _imports()
+            torch.set_num_threads(settings.n_threads)
+        self.base = resolve(settings.model, settings)
+        self.model, self.tok = load_base(self.base.path)
         self.adapter: dict[str, Any] | None = None
         if adapter:
             path = Path(adapter).expanduser()
             if not path.is_dir():
                 raise ConfigError(f"adapter folder not found: {path}")
-            self.model, self.adapter = attach_adapter(self.model, path.resolve(), self.source.name)
+            self.model, self.adapter = attach_adapter(self.model, path.resolve(), self.base.name)
 
     def describe(self) -> dict[str, Any]:
         s = self.settings
-        return {"provider": "hf", "model": self.source.name, "model_path": str(self.source),
+        return {"provider": "hf", "model": self.base.name, "model_path": self.base.source, "base_dir": self.base.path,
                 "adapter": self.adapter, "temperature": s.temperature, "max_tokens": s.max_tokens, "seed": s.seed,
                 "batch_size": self.batch_size, "chat_template": bool(self.tok.chat_template)}
 

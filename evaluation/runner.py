@@ -43,8 +43,9 @@ class EvalConfig:
 
 def _config_digest(bench: Benchmark, backend: dict[str, Any], prompt: dict[str, Any]) -> str:
     # Everything that changes what the model is asked or how it answers; not concurrency or endpoints.
+    adapter = backend.get("adapter")
     keys = {"benchmark": bench.digest(), "provider": backend["provider"], "model": backend.get("model"),
-            "adapter": (backend.get("adapter") or {}).get("path") if isinstance(backend.get("adapter"), dict) else None,
+            "adapter": adapter.get("path") if isinstance(adapter, dict) else None,
             "temperature": backend.get("temperature"), "max_tokens": backend.get("max_tokens"),
             "seed": backend.get("seed"), "style": prompt["style"], "shots": prompt["shots"],
             "templates": prompt["templates_digest"]}

@@ -58,6 +58,14 @@ def test_compare_cli(settings, two_runs, home):
     assert res.exit_code == 0 and "McNemar" in res.output and "physics" in res.output and "+66.7" in res.output
 
 
+def test_chart_with_perfect_and_zero_accuracy(settings, tmp_path):
+    store = EvalStore(settings)
+    store_run(store, "zero", {f"q{i}": ("physics", False) for i in range(10)}, "m")
+    store_run(store, "perfect", {f"q{i}": ("physics", True) for i in range(10)}, "m")
+    r = compare_runs(settings, "zero", "perfect", out=tmp_path / "c.png")
+    assert r["overall"]["p_value"] == pytest.approx(2 / 1024) and (tmp_path / "c.png").exists()
+
+
 def test_compare_errors(settings, two_runs):
     res = runner.invoke(app, ["eval", "compare", "base", "nope"])
     assert res.exit_code == 1 and "no evaluation run 'nope'" in res.output

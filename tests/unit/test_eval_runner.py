@@ -166,3 +166,20 @@ def test_run_metadata_records_prompts_and_benchmark(settings, tmp_path):
     assert stored["benchmark"]["skipped"] == [f"{bad}:2: not valid JSON (Expecting property name enclosed in "
                                                "double quotes at column 2)"]
     assert stored["backend"]["model"] == "fake-model" and stored["settings"]["home"]
+
+
+def test_chat_backend_keeps_going_when_calls_fail(settings):
+    from scireflect.errors import ProviderError
+    from scireflect.evaluation.backends import ChatBackend
+    from tests.conftest import FailingChatModel, fake_model
+
+    backend = ChatBackend(settings, concurrency=2)  # llamacpp; the model file is only opened on a call
+    backend.models = [FailingChatModel.make(ProviderError("model call failed: HTTP 400", status=400))]
+    meta = evaluate(settings, EvalConfig(benchmark="sciref-mini", limit=2), backend=backend)
+    assert meta["counts"] == {"items": 2, "scored": 0, "failed": 2}
+    rec = EvalStore(settings).read_items(meta["id"])["phys-101"]
+    assert rec["ok"] is None and "HTTP 400" in rec["error"]
+    backend.models, backend.concurrency = [fake_model(boxed("3.0"), boxed("2.02"))], 1  # replies in item order
+    meta = evaluate(settings, EvalConfig(benchmark="sciref-mini", limit=2), backend=backend)
+    assert meta["counts"] == {"items": 2, "scored": 2, "failed": 0}
+    assert meta["summary"]["overall"]["correct"] == 2

@@ -19,6 +19,11 @@ def test_wilson_of_nothing_is_uninformative():
     assert wilson(0, 0) == (0.0, 1.0)
 
 
+@pytest.mark.parametrize("n", [3, 6, 10, 13, 27])
+def test_wilson_ends_exactly_at_0_and_1(n):
+    assert wilson(0, n)[0] == 0.0 and wilson(n, n)[1] == 1.0
+
+
 @pytest.mark.parametrize("b, c, p", [
     (0, 0, 1.0), (3, 3, 1.0), (0, 5, 0.0625), (1, 9, 22 / 1024), (5, 0, 0.0625), (2, 3, 1.0),
 ])
