@@ -15,7 +15,7 @@ import itertools
 import json
 import logging
 import os
-import queue
+import collections
 import select
 import signal
 import subprocess
@@ -128,6 +128,14 @@ class _Worker:
         self.kill()
 
 
+class _Waiter:
+    __slots__ = ("event", "worker")
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.worker: _Worker | None = None
+
+
 class WorkerPool:
     """A fixed-size pool of sandboxed worker processes. Safe to call from any thread and from asyncio.
 
@@ -144,7 +152,10 @@ class WorkerPool:
         self.memory_mb = memory_mb
         self.max_tasks_per_worker = max_tasks_per_worker
         self.debug_tasks = debug_tasks
-        self._idle: queue.Queue[_Worker] = queue.Queue()
+        # Idle workers, and callers waiting for one in arrival order: a freed worker is handed to the
+        # longest waiter, so a busy caller that asks again cannot starve the others (queue.Queue barges).
+        self._idle: list[_Worker] = []
+        self._waiters: collections.deque[_Waiter] = collections.deque()
         self._all: set[_Worker] = set()
         self._lock = threading.Lock()
         self._started = False
@@ -179,7 +190,7 @@ class WorkerPool:
                 msg = None
             if msg and msg.get("ready"):
                 w.ready = True
-                self._idle.put(w)
+                self._release(w)
             else:
                 log.error("verifier worker %s failed to start", w.pid)
                 self._retire(w)
@@ -204,7 +215,9 @@ class WorkerPool:
         self.start()
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            if self._idle.qsize() >= self.size:
+            with self._lock:
+                ready = len(self._idle)
+            if ready >= self.size:
                 return True
             time.sleep(0.05)
         return False
@@ -229,6 +242,10 @@ class WorkerPool:
             self._closed = True
             workers = list(self._all)
             self._all.clear()
+            self._idle.clear()
+            waiters, self._waiters = list(self._waiters), collections.deque()
+        for waiter in waiters:  # wake callers still waiting for a worker; they get "pool is closed"
+            waiter.event.set()
         for w in workers:
             w.close(timeout=0.5)
 
@@ -240,6 +257,35 @@ class WorkerPool:
         with self._lock:
             return sorted(w.pid for w in self._all)
 
+    def _acquire(self, wait_s: float) -> _Worker | None:
+        with self._lock:
+            if self._idle and not self._waiters:
+                return self._idle.pop()
+            waiter = _Waiter()
+            self._waiters.append(waiter)
+        if waiter.event.wait(wait_s):
+            return waiter.worker
+        with self._lock:
+            if waiter.worker is not None:  # handed over just as the wait ended
+                return waiter.worker
+            self._waiters.remove(waiter)
+        return None
+
+    def _release(self, w: _Worker) -> None:
+        with self._lock:
+            if self._closed:
+                handoff = None
+            elif self._waiters:
+                handoff = self._waiters.popleft()
+                handoff.worker = w
+            else:
+                self._idle.append(w)
+                return
+        if handoff is None:
+            w.close(timeout=0.5)
+        else:
+            handoff.event.set()
+
     # -- calls -----------------------------------------------------------------------------------
     def call(self, task: str, payload: dict[str, Any] | None = None, *, timeout_s: float | None = None,
              wait_s: float = STARTUP_TIMEOUT_S) -> TaskResult:
@@ -248,9 +294,10 @@ class WorkerPool:
             return TaskResult("error", error="verifier pool is closed")
         self.start()
         timeout = float(timeout_s if timeout_s is not None else self.timeout_s)
-        try:
-            w = self._idle.get(timeout=wait_s)
-        except queue.Empty:
+        w = self._acquire(wait_s)
+        if w is None and self._closed:
+            return TaskResult("error", error="verifier pool is closed")
+        if w is None:
             return TaskResult("timeout", error=f"no verifier worker became free within {wait_s:g} s")
         t0 = time.monotonic()
         msg_id = next(self._ids)
@@ -277,7 +324,7 @@ class WorkerPool:
             self.stats["recycled"] += 1
             self._replace(w)
         else:
-            self._idle.put(w)
+            self._release(w)
         return TaskResult(reply.get("status", "error"), reply.get("result"), reply.get("error", ""), elapsed)
 
     def _crashed(self, code: int | None, exc: Exception, elapsed: float) -> TaskResult:
