@@ -88,3 +88,72 @@ class ScriptedModel(BaseChatModel):
         text = reply_for(role, entry, msgs)
         msg = AIMessage(content=text, usage_metadata={"input_tokens": 10, "output_tokens": 5, "total_tokens": 15})
         return ChatResult(generations=[ChatGeneration(message=msg)])
+
+
+# --- driving `scireflect run` in a child process (integration tests) ---------------------------
+
+def cli(home: Path, *args: str, url: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> Any:
+    """Start ``scireflect run ...`` against the test server at ``url``; returns the Popen."""
+    import os
+    import subprocess
+    import sys
+
+    full = dict(os.environ, SCIREFLECT_HOME=str(home), SCIREFLECT_RETRY_BASE_S="0.05",
+                SCIREFLECT_RETRY_MAX_S="0.5", **(env or {}))
+    cmd = [sys.executable, "-c", "from scireflect.cli import main; main()", "run", *args, "--provider", "openai",
+           "--base-url", url, "--no-retrieval", "--json"]
+    return subprocess.Popen(cmd, env=full, cwd=str(cwd or home.parent), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+def finish(proc: Any, timeout: float = 240) -> tuple[int, dict[str, Any], str]:
+    out, err = proc.communicate(timeout=timeout)
+    try:
+        data = json.loads(out[out.index("{"):]) if "{" in out else {}
+    except ValueError:
+        data = {}
+    return proc.returncode, data, err
+
+
+def query(url: str, sql: str) -> list[tuple]:
+    """Rows of ``sql`` on a SQLAlchemy URL (SQLite file or PostgreSQL)."""
+    from sqlalchemy import create_engine, text
+
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(text(sql))]
+    finally:
+        engine.dispose()
+
+
+def sqlite_url(home: Path) -> str:
+    return f"sqlite:///{home / 'scireflect.db'}"
+
+
+def outcome(url: str) -> dict[str, Any]:
+    """What a run leaves: per question its single trace's status, and the records' content."""
+    traces = query(url, "SELECT question_id, status FROM traces")
+    records = query(url, "SELECT question_id, stage, answer_shown, completion FROM records")
+    return {"traces": sorted(traces), "records": sorted(records),
+            "trace_dups": len(traces) - len({t[0] for t in traces}),
+            "record_dups": len(records) - len({r[0] for r in records})}
+
+
+def wait_for(url: str, sql: str, at_least: int, proc: Any, timeout: float = 120) -> int:
+    """Poll until ``sql`` (a count) reaches ``at_least`` while ``proc`` runs; returns the count seen."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    n = 0
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            n = int(query(url, sql)[0][0] or 0)
+        except Exception:  # noqa: BLE001 - the database may not exist yet
+            n = 0
+        if n >= at_least:
+            return n
+        time.sleep(0.05)
+    return n

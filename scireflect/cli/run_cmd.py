@@ -142,7 +142,7 @@ def _report(pipe: Any, run_: Any, summary: Any, status: str, as_json: bool) -> N
             console.print(f"estimated cost: ${summary.run.cost_usd:.4f}")
     if summary.interrupted:
         err_console.print(f"interrupted: {summary.in_flight} question(s) in flight were checkpointed; "
-                          "run the same command again to resume", highlight=False)
+                          "run the same command again to resume", highlight=False, soft_wrap=True)
 
 
 class _ProgressView:
