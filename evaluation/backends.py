@@ -98,7 +98,12 @@ class ChatBackend(Backend):
                     gen = Generation(latency_s=time.perf_counter() - t0, error=str(e))
             on_done(item_id, gen)
 
-        await asyncio.gather(*(one(i, item_id, msgs) for i, (item_id, msgs) in enumerate(jobs)))
+        try:
+            await asyncio.gather(*(one(i, item_id, msgs) for i, (item_id, msgs) in enumerate(jobs)))
+        finally:
+            for m in self.models:  # the lean HTTP model pools a session per event loop; close it with the loop
+                if hasattr(m, "aclose"):
+                    await m.aclose()
 
 
 def _chat_model(settings: Settings, url: str | None, fallback: Callable[..., Any]) -> Any:
