@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from scireflect.tools.verifiers.base import FunctionVerifier, Verifier, verifier
-from scireflect.tools.verifiers.registry import ENTRY_POINT_GROUP, VerifierRegistry, default_registry
+from scireflect.tools.verifiers.registry import (ENTRY_POINT_GROUP, VerifierRegistry, default_registry,
+                                                 options_from_settings)
 
 __all__ = ["Verifier", "FunctionVerifier", "verifier", "VerifierRegistry", "default_registry",
-           "ENTRY_POINT_GROUP", "builtin_verifiers"]
+           "ENTRY_POINT_GROUP", "builtin_verifiers", "options_from_settings"]
 
 
 def builtin_verifiers() -> list[type[Verifier]]:

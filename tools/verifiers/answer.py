@@ -83,8 +83,22 @@ def verify_answer(pred: str | None, gold: str, **options: Any) -> Verdict:
     early = _precheck(pred, gold, o)
     if early is not None:
         return early
+    same = _identical(str(pred), str(gold))
+    if same is not None:
+        return same
     res = get_pool().call("answer", _payload(str(pred), str(gold), o), timeout_s=o.timeout_s)
     return _from_result(res, o)
+
+
+def _identical(pred: str, gold: str) -> Verdict | None:
+    """Identical final answers need no parsing (regular expressions only, safe in this process)."""
+    from scireflect.tools.extract import extract_answer
+    from scireflect.tools.verifiers.equiv import _gold_answer, _norm
+
+    pred_ans = extract_answer(pred) or pred.strip()
+    if pred_ans.strip() and len(pred_ans) <= 20_000 and _norm(pred_ans) == _norm(_gold_answer(gold)):
+        return _verdict(True, "equal", "answers are identical", method="identical", pred_answer=pred_ans[:300])
+    return None
 
 
 async def averify_answer(pred: str | None, gold: str, **options: Any) -> Verdict:

@@ -191,6 +191,8 @@ class WorkerPool:
             if msg and msg.get("ready"):
                 w.ready = True
                 self._release(w)
+            elif self._closed:  # shut down while it was starting: nothing to report
+                w.kill()
             else:
                 log.error("verifier worker %s failed to start", w.pid)
                 self._retire(w)

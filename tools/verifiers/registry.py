@@ -83,3 +83,17 @@ def default_registry(plugins: bool = True) -> VerifierRegistry:
     if plugins:
         reg.load_entry_points()
     return reg
+
+
+def options_from_settings(settings: Any) -> dict[str, dict[str, Any]]:
+    """Per-verifier options from the run's settings, for ``for_question(..., options=...)``.
+
+    ``tolerance`` is the default relative tolerance for decimal golds (a question's own ``tolerance``
+    still wins); ``verifier_timeout_s`` bounds every check; ``require_steps`` makes ``steps`` required.
+    """
+    timeout = float(getattr(settings, "verifier_timeout_s", 5.0))
+    return {
+        "answer": {"rel_tol": float(getattr(settings, "tolerance", 0.01)), "timeout_s": timeout},
+        "steps": {"require_steps": bool(getattr(settings, "require_steps", False)), "timeout_s": timeout},
+        "lean": {"timeout_s": max(timeout, float(getattr(settings, "lean_timeout_s", 60.0)))},
+    }
