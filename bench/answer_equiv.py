@@ -71,6 +71,19 @@ def run_math_verify(cases: list[dict[str, Any]], threads: int, timeout: float) -
     return out, time.perf_counter() - t0
 
 
+def _cpu_s(pids: list[int]) -> float:
+    """User+system CPU seconds used so far by the given processes (Linux /proc)."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+
 def score(cases: list[dict[str, Any]], results: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
     by: dict[str, dict[str, float]] = defaultdict(lambda: {"n": 0, "correct": 0, "fa": 0, "fr": 0, "timeouts": 0})
     for case, r in zip(cases, results):
@@ -120,7 +133,11 @@ def main() -> int:
         sys.exit("error: verifier workers did not start")
     threads = args.threads or 2 * pool.size
 
+    load_before = os.getloadavg()[0]
+    pids = pool.pids()
+    cpu0 = _cpu_s(pids) + _cpu_s([os.getpid()])
     ours, ours_wall = run_ours(cases, threads, args.timeout)
+    cpu_ours = _cpu_s(pids) + _cpu_s([os.getpid()]) - cpu0
     base, base_wall = run_math_verify(cases, threads, args.timeout)
     s_ours, s_base = score(cases, ours), score(cases, base)
     lat_ours, lat_base = latency_stats(ours), latency_stats(base)
@@ -143,6 +160,8 @@ def main() -> int:
     print(f"\nthroughput: verify_answer {cps:.1f} checks/s (p50 {lat_ours['p50_s'] * 1000:.0f} ms, "
           f"p99 {lat_ours['p99_s'] * 1000:.0f} ms, max {lat_ours['max_s'] * 1000:.0f} ms); "
           f"math-verify alone {cps_base:.1f} checks/s (p99 {lat_base['p99_s'] * 1000:.0f} ms)")
+    print(f"CPU: {cpu_ours:.1f} s (workers + caller) for {len(cases)} checks = {len(cases) / (cpu_ours / 2):.0f} "
+          f"checks/s if 2 cores were free; load average before the run {load_before:.1f} on {os.cpu_count()} CPUs")
     slow = sorted(ours, key=lambda r: -r["latency"])[:3]
     print("slowest: " + ", ".join(f"{r['id']} {r['latency'] * 1000:.0f} ms (in worker {1000 * (r['worker_s'] or 0):.0f} ms)"
                                   for r in slow))

@@ -109,8 +109,10 @@ def _last_value(text: str) -> str | None:
     if not lines:
         return None
     last = lines[-1]
-    if len(lines) == 1 and "\\boxed" not in last and "\\fbox" not in last and (not re.search(r"[A-Za-z]{2,}", last) or len(last) <= 80 and (
-            re.match(r"^\W{0,3}[-+−]?\.?\d", last) or not re.search(r"[A-Za-z]{2,}\s+[A-Za-z]{2,}", last))):
+    words = re.sub(r"\\[A-Za-z]+", " ", last)  # LaTeX commands are not prose
+    if len(lines) == 1 and "\\boxed" not in last and "\\fbox" not in last and (
+            not re.search(r"[A-Za-z]{2,}", words) or len(last) <= 80 and (
+            re.match(r"^\W{0,3}[-+−]?\.?\d", last) or not re.search(r"[A-Za-z]{2,}\s+[A-Za-z]{2,}", words))):
         return _clean(last) or None  # a bare answer ("300 cm/s", "x+1", "3 meters per second", "1+1+...")
     sentences = re.split(r"(?<=[.!?])(?:\$\$|\$|\\\]|\\\))?\s+(?=[A-Z])", last[-3000:])
     for sentence in reversed(sentences[-3:]):

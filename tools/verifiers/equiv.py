@@ -267,29 +267,35 @@ def _text_equal(a: str, b: str) -> bool:
     return bool(n(a)) and n(a) == n(b)
 
 
-def _math(pred: str, pred_ans: str, gold: str, o: AnswerOptions) -> dict[str, Any]:
+def _math(pred: str, pred_ans: str | None, gold: str, o: AnswerOptions) -> dict[str, Any]:
     from scireflect.tools.verifiers import mathcmp
 
     tol = mathcmp.Tolerance(o.rel_tol, o.exact_rel_tol, o.zero_abs_tol, o.tolerance, o.exact_golds)
     delimited = re.search(r"\$|\\\(|\\\[|\\boxed|\\fbox", pred)
-    source = pred if delimited or len(pred) <= 300 else pred_ans
+    if pred_ans is None:  # nothing extractable: only delimited maths in the raw text can still count
+        source, wrap = pred, False
+    else:
+        source, wrap = (pred if delimited or len(pred) <= 300 else pred_ans), True
     try:
-        ok, details = mathcmp.math_equal(source, gold, tol)
+        ok, details = mathcmp.math_equal(source, gold, tol, wrap_pred=wrap)
     except mathcmp.TooLarge as e:
         return verdict(False, "too_large", f"answer too large to compare: {e}")
     failed = details.get("parse_failed")
-    if not ok and _text_equal(pred_ans, _gold_answer(gold)):
+    if not ok and pred_ans and _text_equal(pred_ans, _gold_answer(gold)):
         return verdict(True, "equal", "answers match as text", method="text", **details)
     if ok:
         return verdict(True, "equal", "answers are mathematically equivalent", method="math-verify", **details)
     if failed == "pred":
+        if pred_ans is None:
+            return verdict(False, "no_answer", "no final answer found", **details)
         return verdict(False, "parse_error", "the answer could not be parsed as mathematics", **details)
     return verdict(False, "unequal", "answer is not equivalent to the reference answer", method="math-verify",
                    **details)
 
 
 def compare(pred: str, gold: str, o: AnswerOptions) -> dict[str, Any]:
-    pred_ans = extract_answer(pred) or pred.strip()
+    extracted = extract_answer(pred)
+    pred_ans = extracted or pred.strip()
     gold_ans = _gold_answer(gold)
     if len(pred_ans) > o.max_answer_chars:
         return verdict(False, "too_large", f"answer longer than {o.max_answer_chars} characters")
@@ -301,9 +307,11 @@ def compare(pred: str, gold: str, o: AnswerOptions) -> dict[str, Any]:
             step["details"] = {**base, **step["details"]}
             return step
     if o.math_verify:
-        out = _math(pred, pred_ans, gold, o)
+        out = _math(pred, extracted, gold, o)
     elif _text_equal(pred_ans, gold_ans):
         out = verdict(True, "equal", "answers match as text", method="text")
+    elif extracted is None:
+        out = verdict(False, "no_answer", "no final answer found")
     else:
         out = verdict(False, "unequal", "answer differs from the reference answer", method="text")
     out["details"] = {**base, **out["details"]}

@@ -140,7 +140,7 @@ def _configs() -> tuple[Any, ...]:
     return (LatexExtractionConfig(boxed_match_priority=0),)
 
 
-def parse(text: str) -> list[Any]:
+def parse(text: str, wrap: bool = True) -> list[Any]:
     """math-verify parse without its signal timeout (the worker enforces deadlines) and without
     ``parse_expr`` (LaTeX extraction only, so no Python evaluation of the text)."""
     from math_verify import parse as mv_parse
@@ -149,7 +149,8 @@ def parse(text: str) -> list[Any]:
     problem = size_problem(text)
     if problem:
         raise TooLarge(problem)
-    return mv_parse(latex_input(text), extraction_config=list(_configs()), parsing_timeout=None)
+    source = latex_input(text) if wrap else _E_NOTATION.sub(lambda m: f"{m.group(1)}\\times10^{{{m.group(2)}}}", text)
+    return mv_parse(source, extraction_config=list(_configs()), parsing_timeout=None)
 
 
 # -- comparison ----------------------------------------------------------------------------------
@@ -264,7 +265,7 @@ def _install() -> None:
         parser.TIMEOUT_WARNING_SHOWN = True
 
 
-def math_equal(pred: str, gold: str, tol: Tolerance) -> tuple[bool, dict[str, Any]]:
+def math_equal(pred: str, gold: str, tol: Tolerance, wrap_pred: bool = True) -> tuple[bool, dict[str, Any]]:
     """Whether pred and gold are the same mathematical answer; details with the parsed forms."""
     from math_verify import verify
 
@@ -272,7 +273,7 @@ def math_equal(pred: str, gold: str, tol: Tolerance) -> tuple[bool, dict[str, An
     _install()
     _TOL = tol
     gold_parsed = parse(gold)
-    pred_parsed = parse(pred)
+    pred_parsed = parse(pred, wrap=wrap_pred)
     details: dict[str, Any] = {"pred_parsed": _show(pred_parsed), "gold_parsed": _show(gold_parsed)}
     if not gold_parsed or not pred_parsed:
         details["parse_failed"] = "gold" if not gold_parsed else "pred"
