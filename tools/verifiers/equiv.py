@@ -94,10 +94,14 @@ def parse_quantity(text: str, *, decimal_comma: bool = False, lenient: bool = Fa
 _NUMBER_START = re.compile(r"(?<![\w.,])[-+−]?(?:\d|\.\d)")
 
 
+_SCI = re.compile(r"(\d)\s*(?:x|X|×|\\times|\\cdot)\s*10\s*\^\s*\{?\s*([-+]?\d+)\s*\}?")
+
+
 def _last_quantity(text: str, decimal_comma: bool) -> Quantity | None:
     """The last number (with its unit when it has one) stated in a sentence."""
-    for m in reversed(list(_NUMBER_START.finditer(text[-2000:]))):
-        q = parse_quantity(text[-2000:][m.start():], decimal_comma=decimal_comma, lenient=True)
+    tail = _SCI.sub(r"\1e\2", text[-2000:])  # "3.00 x 10^8" is one number, not "10^8" after "3.00"
+    for m in reversed(list(_NUMBER_START.finditer(tail))):
+        q = parse_quantity(tail[m.start():], decimal_comma=decimal_comma, lenient=True)
         if q is not None:
             return q
     return None
@@ -107,6 +111,11 @@ def _pred_quantity(pred_ans: str, decimal_comma: bool) -> Quantity | None:
     q = parse_quantity(pred_ans, decimal_comma=decimal_comma)
     if q is not None:
         return q
+    lead = re.match(r"^(?:[A-Za-z]{2,}[,:]?\s+){1,4}(?=[-+−]?\.?\d)", pred_ans)
+    if lead:  # "About 3.00 x 10^8 m/s", "approximately 42 N"
+        q = parse_quantity(pred_ans[lead.end():], decimal_comma=decimal_comma)
+        if q is not None:
+            return q
     total = numparse.parse_sum(pred_ans)
     if total is not None:
         return Quantity(total)

@@ -34,7 +34,7 @@ _ALIASES = {
 }
 # Single letters that pint knows but that in an answer are far more often words or variables.
 _DENY = {"a", "b", "c", "d", "e", "f", "i", "j", "k", "l", "n", "o", "p", "q", "r", "t", "v", "w", "x", "y", "z",
-         "and", "or", "is", "the", "of", "per", "to", "at", "it", "as", "an", "by", "for", "on"}
+         "and", "or", "is", "the", "of", "per", "to", "at", "it", "pi", "as", "an", "by", "for", "on"}
 _VALUE = re.compile(
     r"^\s*(?P<v>[-+]?\s*(?:"
     r"\\[dtc]?frac\s*\{[^{}]*\}\s*\{[^{}]*\}"
@@ -195,6 +195,8 @@ def parse_unit(unit_text: str) -> Any | None:
     """pint ``Unit`` for the unit text, or None when it is not (entirely) a unit."""
     if not unit_text or len(unit_text) > 120:
         return None
+    if re.search(r"\\(?!cdot\b|times\b|frac\b)[A-Za-z]+", unit_text):
+        return None  # "\pi", "\sqrt": maths, not a unit
     if re.match(r"^\s*/", unit_text):  # "6.022e23 /mol"
         unit_text = unit_text.strip()[1:]
         expr = _tokens_to_pint(unit_text)
