@@ -176,3 +176,10 @@ def test_registry_for_question_picks_verifiers_by_type_and_passes_options() -> N
     only = reg.for_question(_q(), names=["answer"], options={"answer": {"rel_tol": 0.05, "require_steps": True}})
     verdict = only[0].verify(_q(answer="9.81"), Attempt(stage="cot", solution="10"))
     assert verdict.ok and verdict.required
+
+
+def test_values_in_the_references_unit_only_under_gold_keys() -> None:
+    v = verify_answer("12 km", "12 m")
+    visible = {k: val for k, val in v.details.items() if not k.startswith("gold")}
+    assert 12000.0 not in visible.values() and "m" not in visible.values()
+    assert v.details["gold_unit_pred_value"] == 12000.0 and visible["pred_value"] == 12.0

@@ -210,8 +210,12 @@ def _unit_verdict(pq: Quantity, gq: Quantity, o: AnswerOptions, base: dict[str, 
                        "physical dimension than the reference answer", pred_dimension=str(pdim),
                        gold_dimension=str(gdim), **base)
     tol, rule = _tolerance(gq.num, True, o)
-    base.update(pred_value_converted=pv, dimension=str(pdim))
-    return _num_verdict(pv, gv, tol, rule + (", kelvin scale" if temp else ""), o, **base)
+    base["dimension"] = str(pdim)
+    out = _num_verdict(pv, gv, tol, rule + (", kelvin scale" if temp else ""), o, **base)
+    # The converted value is in the reference's unit: keep it under a gold* key (stripped for stage 2).
+    out["details"]["gold_unit_pred_value"] = out["details"].pop("pred_value")
+    out["details"]["pred_value"] = _f(pq.num.value)
+    return out
 
 
 def _dims(u: Any) -> str:
