@@ -6,7 +6,7 @@ from typing import Any
 
 from scireflect.schema import Verdict
 
-__all__ = ["verify_answer", "extract_answer"]
+__all__ = ["verify_answer", "averify_answer", "extract_answer"]
 
 
 def verify_answer(pred: str, gold: str, **options: Any) -> Verdict:
@@ -14,6 +14,13 @@ def verify_answer(pred: str, gold: str, **options: Any) -> Verdict:
     from scireflect.tools.verifiers.answer import verify_answer as _verify
 
     return _verify(pred, gold, **options)
+
+
+async def averify_answer(pred: str, gold: str, **options: Any) -> Verdict:
+    """:func:`verify_answer` for asyncio code."""
+    from scireflect.tools.verifiers.answer import averify_answer as _averify
+
+    return await _averify(pred, gold, **options)
 
 
 def extract_answer(text: str) -> str | None:
