@@ -226,13 +226,14 @@ class Pipeline:
                          on_done: Callable[[Trace], Any] | None = None, skip_finished: bool = True, *,
                          checkpoint: bool | None = None, stop: asyncio.Event | None = None,
                          duplicates: dict[str, Any] | None = None, worker: str = "local",
-                         finish: bool = True) -> RunSummary:
+                         finish: bool = True, on_start: Callable[[Question], Any] | None = None) -> RunSummary:
         """Run ``questions`` with ``concurrency`` in flight; see the module docstring.
 
         ``checkpoint``: resume through LangGraph checkpoints (default: when the ``scale`` extra is
         installed). ``stop``: set it to stop; in-flight questions are cancelled at their last
         checkpoint and resume on the next run. ``duplicates``: question id -> ``dedup.Duplicate``.
         ``finish``: write the run's accounting at the end (a distributed driver does it once itself).
+        ``on_start``/``on_done``: called when a question is taken up and when it ends.
         """
         from scireflect.graph.tracewriter import TraceWriter
 
@@ -244,6 +245,7 @@ class Pipeline:
         prog.writer = writer
         ctx = dataclasses.replace(self.context, traces=writer)
         batch = _Batch(self, run, summary, prog, known, writer, ctx, on_done, skip_finished, duplicates or {})
+        batch.on_start = on_start
         use_ckpt = (self.settings.checkpoints and _checkpoints_available()) if checkpoint is None else checkpoint
         frozen = _quiet_gc()
         try:
@@ -332,6 +334,7 @@ class _Batch:
         self.fatal: BaseException | None = None
         self.in_flight: set[asyncio.Task] = set()
         self.cleanup: set[asyncio.Task] = set()
+        self.on_start: Callable[[Question], Any] | None = None
 
     async def run_all(self, qs: list[Question], concurrency: int, stop: asyncio.Event | None) -> None:
         it = iter(qs)
@@ -343,6 +346,8 @@ class _Batch:
                     return
                 task = asyncio.current_task()
                 self.in_flight.add(task)  # type: ignore[arg-type]
+                if self.on_start is not None:
+                    self.on_start(q)
                 try:
                     await self.one(q)
                 except StoreError as e:  # the store is gone: stop the run, report it once

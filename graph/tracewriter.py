@@ -12,6 +12,7 @@ event appears twice). Reads pass through to the wrapped ``TraceStore``.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import queue
 import sqlite3
@@ -25,12 +26,18 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from scireflect.errors import StoreError
 from scireflect.schema import ACCEPTED_STATUSES, Event, Trace, utcnow
-from scireflect.store.tables import events, traces
-from scireflect.store.traces import _jsonable, _trace_row
+from scireflect.store.records import _row as record_row
+from scireflect.store.records import record_from_trace
+from scireflect.store.tables import events, records, traces
+from scireflect.store.traces import _trace_row
 
 log = logging.getLogger(__name__)
 
 _STOP = "stop"
+# Statements built once: building one per write costs more than the write (SQLAlchemy cache keys).
+_ADD_TOKENS = update(traces).where(traces.c.id == bindparam("tid")).values(
+    tokens_in=traces.c.tokens_in + bindparam("tin"), tokens_out=traces.c.tokens_out + bindparam("tout"))
+_KEEP_ON_FINISH = ("id", "tokens_in", "tokens_out", "created_at")  # tokens come from events; creation stays
 MAX_BATCH = 2000
 HIGH_WATER = 20_000  # queued writes beyond which producers wait for the writer (back-pressure)
 
@@ -167,8 +174,8 @@ class TraceWriter:
             by_kind[kind].append(payload)
         if by_kind["start"] or by_kind["event"]:
             with self.engine.begin() as conn:
-                for trace, resumed in by_kind["start"]:
-                    self._start(conn, trace, resumed)
+                if by_kind["start"]:
+                    self._starts(conn, by_kind["start"])
                 if by_kind["event"]:
                     self._events(conn, by_kind["event"])
         if by_kind["ckpt"]:
@@ -178,16 +185,20 @@ class TraceWriter:
         if by_kind["drop"]:
             self._drop(by_kind["drop"])
 
-    def _start(self, conn: Any, trace: Trace, resumed: bool) -> None:
-        row = _trace_row(trace)
-        if resumed:
-            row.pop("tokens_in"), row.pop("tokens_out"), row.pop("created_at")
-            conn.execute(update(traces).where(traces.c.id == trace.id).values(**row))
-            last = conn.execute(select(func.max(events.c.seq)).where(events.c.trace_id == trace.id)).scalar()
-            self._seq[trace.id] = int(last or 0)
-        else:
-            conn.execute(insert(traces), [row])
-            self._seq[trace.id] = 0
+    def _starts(self, conn: Any, starts: list[tuple[Trace, bool]]) -> None:
+        new = []
+        for trace, resumed in starts:
+            row = _trace_row(trace)
+            if resumed:
+                row.pop("tokens_in"), row.pop("tokens_out"), row.pop("created_at")
+                conn.execute(update(traces).where(traces.c.id == trace.id).values(**row))
+                last = conn.execute(select(func.max(events.c.seq)).where(events.c.trace_id == trace.id)).scalar()
+                self._seq[trace.id] = int(last or 0)
+            else:
+                new.append(row)
+                self._seq[trace.id] = 0
+        if new:
+            conn.execute(insert(traces), new)
 
     def _events(self, conn: Any, evs: list[Event]) -> None:
         rows = []
@@ -198,7 +209,7 @@ class TraceWriter:
                 self._seq[ev.trace_id] = int(last or 0)
             self._seq[ev.trace_id] += 1
             ev.seq = self._seq[ev.trace_id]
-            row = _jsonable(ev.model_dump())
+            row = ev.model_dump(mode="json")
             row["started_at"] = ev.started_at
             rows.append(row)
             if ev.tokens_in or ev.tokens_out:
@@ -206,9 +217,7 @@ class TraceWriter:
                 tokens[ev.trace_id][1] += ev.tokens_out
         conn.execute(insert(events), rows)
         if tokens:
-            conn.execute(update(traces).where(traces.c.id == bindparam("tid")).values(
-                tokens_in=traces.c.tokens_in + bindparam("tin"), tokens_out=traces.c.tokens_out + bindparam("tout")),
-                [{"tid": tid, "tin": t[0], "tout": t[1]} for tid, t in tokens.items()])
+            conn.execute(_ADD_TOKENS, [{"tid": tid, "tin": t[0], "tout": t[1]} for tid, t in tokens.items()])
 
     def _ckpt_conn(self) -> sqlite3.Connection:
         if self._ckpt is None:
@@ -245,26 +254,41 @@ class TraceWriter:
             log.warning("could not drop finished checkpoints: %s", e)
 
     def _finish(self, finishes: list[Trace]) -> None:
-        # The record goes first: a crash in between leaves the trace running, and the resumed run
-        # writes the record again (RecordStore updates it in place), so it is neither lost nor doubled.
-        if self.records is not None:
-            for t in finishes:
-                if t.status in ACCEPTED_STATUSES:
-                    self.records.add_from_trace(t)
+        """Records of accepted traces and the final rows, in one transaction: a crash leaves both or neither."""
         rows = []
         for t in finishes:
             t.finished_at = t.finished_at or utcnow()
             row = _trace_row(t)
-            for k in ("tokens_in", "tokens_out", "created_at", "id"):
-                row.pop(k)
-            rows.append({"tid": t.id, **{f"v_{k}": v for k, v in row.items()}})
-        cols = [k[2:] for k in rows[0] if k.startswith("v_")]
-        stmt = update(traces).where(traces.c.id == bindparam("tid")).values(
-            **{c: bindparam(f"v_{c}") for c in cols})
+            rows.append({"tid": t.id, **{f"v_{k}": v for k, v in row.items() if k not in _KEEP_ON_FINISH}})
+        cols = tuple(k[2:] for k in rows[0] if k.startswith("v_"))
+        recs = []
+        if self.records is not None:
+            recs = [record_row(r) for r in (record_from_trace(t) for t in finishes if t.status in ACCEPTED_STATUSES)
+                    if r is not None]
         try:
             with self.engine.begin() as conn:
-                conn.execute(stmt, rows)
+                if recs:
+                    self._records(conn, recs)
+                conn.execute(_finish_stmt(cols), rows)
         except SQLAlchemyError as e:
             raise StoreError(f"cannot finish traces: {type(e).__name__}: {str(e).splitlines()[0][:200]}") from e
         for t in finishes:
             self._seq.pop(t.id, None)
+
+    @staticmethod
+    def _records(conn: Any, recs: list[dict[str, Any]]) -> None:
+        """Insert new records; a resumed trace's record written before a crash is updated in place."""
+        ids = [r["trace_id"] for r in recs]
+        have = {r[0] for r in conn.execute(select(records.c.trace_id).where(records.c.trace_id.in_(ids)))}
+        new = [r for r in recs if r["trace_id"] not in have]
+        if new:
+            conn.execute(insert(records), new)
+        for r in recs:
+            if r["trace_id"] in have:
+                r = {k: v for k, v in r.items() if k != "created_at"}
+                conn.execute(update(records).where(records.c.trace_id == r["trace_id"]).values(**r))
+
+
+@functools.lru_cache(maxsize=4)
+def _finish_stmt(cols: tuple[str, ...]) -> Any:
+    return update(traces).where(traces.c.id == bindparam("tid")).values(**{c: bindparam(f"v_{c}") for c in cols})
