@@ -20,6 +20,7 @@ from scireflect.graph.context import GraphContext
 from scireflect.graph.state import State, last_attempt
 from scireflect.schema import STATUS_BY_STAGE, Attempt, Event, Gate, Trace, Verdict, utcnow
 from scireflect.tools.extract import extract_answer
+from scireflect.tools.verifiers.registry import options_from_settings
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +98,8 @@ async def verify(state: State, ctx: GraphContext) -> NodeResult:
     q, attempt = state["question"], last_attempt(state)
     if attempt is None:
         raise ScireflectError("verify reached without an attempt")
-    verifiers = ctx.registry.for_question(q, names=ctx.settings.verifiers)
+    verifiers = ctx.registry.for_question(q, names=ctx.settings.verifiers,
+                                          options=options_from_settings(ctx.settings))
     verdicts: list[Verdict] = []
     for v in verifiers:
         verdict = await asyncio.to_thread(v.verify, q, attempt)

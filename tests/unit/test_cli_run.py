@@ -42,7 +42,7 @@ def test_run_reports_bad_lines_and_runs_the_rest(home, fake_llm, tmp_path):
         "{not json",
         json.dumps({"id": "k3", "answer": "1"}),
         json.dumps({"id": "k4", "question": "Q?"}),
-        json.dumps({**json.loads(GOOD), "id": "k5"}),
+        json.dumps({**json.loads(GOOD), "id": "k5", "question": "A cyclist covers 90 m in 3 s. Speed?"}),
     ])
     res = runner.invoke(app, ["run", str(f)])
     assert res.exit_code == 1
