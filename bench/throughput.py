@@ -16,7 +16,6 @@ The last line reads ``ideal_ratio_c32=<float> ideal_ratio_c128=<float>``.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import sys
@@ -78,6 +77,32 @@ async def batch(url: str, qs: list[Any], c: int, workdir: Path) -> dict[str, Any
     return {"wall": wall, "cpu": cpu, "starts": starts, "ends": ends, "t0": t0, "counts": dict(summary.counts)}
 
 
+def batch_processes(url: str, qs: list[Any], c: int, workers: int, workdir: Path) -> dict[str, Any]:
+    """The same batch on ``workers`` local processes (graph/distributed.py); rate from progress samples."""
+    from scireflect.graph.distributed import run_processes
+    from scireflect.graph.pipeline import Pipeline
+    from scireflect.settings import Settings
+    from scireflect.store import open_stores
+
+    s = Settings(home=workdir, provider="openai", base_url=url, retrieval=False, dedup=False)
+    stores = open_stores(s)
+    run = Pipeline(s, stores, retriever=None, gate=None).start_run(None)
+    samples: list[tuple[float, int]] = []
+    t0, c0 = time.perf_counter(), _cpu_with_reaped_children()
+    run_processes(s, qs, run, concurrency=c, workers=workers,
+                  on_progress=lambda p: samples.append((time.perf_counter(), p["done"])))
+    wall = time.perf_counter() - t0
+    stores.close()
+    full = [(t, d) for t, d in samples if c <= d <= len(qs) - c]
+    rate = (full[-1][1] - full[0][1]) / (full[-1][0] - full[0][0]) if len(full) > 2 else len(qs) / wall
+    return {"wall": wall, "rate": rate, "cpu": _cpu_with_reaped_children() - c0}
+
+
+def _cpu_with_reaped_children() -> float:
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
 def steady_rate(res: dict[str, Any], longest_s: float) -> float:
     """Completions per second while the pool was full: after one longest question, until the last start."""
     a = res["t0"] + longest_s
@@ -131,6 +156,9 @@ def main() -> None:
                     help="scripted outcomes (cot: 1 call, reflection: 3, with_answer and rejected: 6)")
     ap.add_argument("--waves", type=float, default=8.0, help="questions per run = waves x concurrency")
     ap.add_argument("--min-questions", type=int, default=16)
+    ap.add_argument("--workers", type=int, default=1,
+                    help="local worker processes for concurrency >= 32 (their CPU column then includes "
+                         "process start-up and the verifier pools)")
     args = ap.parse_args()
 
     lat = args.latency_ms / 1000
@@ -155,15 +183,19 @@ def main() -> None:
             calls = sum(CALLS[q.metadata["outcome"]] for q in qs) / n
             ideal = c / (calls * lat)
             v0 = children_cpu(exclude)
-            res = run_loop(batch(srv.url, qs, c, root / f"c{c}"))
-            vcpu = children_cpu(exclude) - v0
-            rate = steady_rate(res, max(CALLS.values()) * lat * 1.5)
+            if args.workers > 1 and c >= 32:
+                res = batch_processes(srv.url, qs, c, args.workers, root / f"c{c}")
+                rate, cpu, vcpu = res["rate"], res["cpu"], float("nan")  # workers' CPU includes their verifiers
+            else:
+                res = run_loop(batch(srv.url, qs, c, root / f"c{c}"))
+                rate, cpu, vcpu = steady_rate(res, max(CALLS.values()) * lat * 1.5), res["cpu"], children_cpu(exclude) - v0
             ratios[c] = rate / ideal
-            rows.append((c, n, calls, ideal, rate, n / res["wall"], ratios[c], res["cpu"] / n * 1000, vcpu / n * 1000))
+            rows.append((c, n, calls, ideal, rate, n / res["wall"], ratios[c], cpu / n * 1000, vcpu / n * 1000))
         base_qs = qs_all[pos:pos + args.min_questions]
         base_calls = sum(CALLS[q.metadata["outcome"]] for q in base_qs) / len(base_qs)
         base = run_loop(plain_loop(srv.url, base_qs, root / "plain"))
-    print(f"latency {args.latency_ms:.0f} ms per call, mix {args.mix}, {os.cpu_count()} CPUs")
+    print(f"latency {args.latency_ms:.0f} ms per call, mix {args.mix}, {os.cpu_count()} CPUs, "
+          f"{args.workers} worker process(es) at concurrency >= 32")
     print("| concurrency | questions | calls/question | ideal q/s | steady q/s | overall q/s | steady/ideal "
           "| orchestrator CPU ms/question | verifier CPU ms/question |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")

@@ -4,7 +4,6 @@ traces and records equal an uninterrupted run's, with no duplicates (test server
 from __future__ import annotations
 
 import signal
-from pathlib import Path
 
 import pytest
 
