@@ -172,7 +172,10 @@ def _payload(settings: Settings, questions: list[Question], run: Run,
 def _process_main(settings: dict[str, Any], questions: list[dict[str, Any]], run: dict[str, Any], concurrency: int,
                   worker: str, duplicates: dict[str, Any], skip_finished: bool, out: Any, stop: Any) -> None:
     """Entry point of a worker process: run the shard, report progress and the result on ``out``."""
+    import os
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the driver decides when to stop
+    parent = os.getppid()
     runner = ShardRunner(settings)
 
     async def main() -> dict[str, Any]:
@@ -180,7 +183,7 @@ def _process_main(settings: dict[str, Any], questions: list[dict[str, Any]], run
         while not job.done():
             await asyncio.wait({job}, timeout=TICK_S)
             out.put(("progress", worker, runner.progress()))
-            if stop.is_set():
+            if stop.is_set() or os.getppid() != parent:  # asked to, or the driver died: stop at checkpoints
                 runner.stop()
         return job.result()
 
