@@ -15,10 +15,10 @@ The last line is ``hybrid_recall_at_5=<float> p95_ms_100k=<float>``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -43,13 +43,15 @@ SUBJECTS = ("physics", "chemistry", "mathematics")
 def quality(retriever: Retriever, rows: list[dict]) -> dict[str, dict[str, float]]:
     out = {}
     for mode in ("dense", "bm25", "hybrid"):
-        hits, rr = 0, 0.0
+        hits3, hits5, rr = 0, 0, 0.0
         for r in rows:
             got = retriever.search(r["question"], 10, mode=mode)
             ranks = [i for i, c in enumerate(got, 1) if c.source == r["source"] and c.section == r["section"]]
-            hits += bool(ranks and ranks[0] <= 5)
+            hits3 += bool(ranks and ranks[0] <= 3)
+            hits5 += bool(ranks and ranks[0] <= 5)
             rr += 1.0 / ranks[0] if ranks else 0.0
-        out[mode] = {"recall_at_5": hits / len(rows), "mrr_at_10": rr / len(rows)}
+        n = len(rows)
+        out[mode] = {"recall_at_3": hits3 / n, "recall_at_5": hits5 / n, "mrr_at_10": rr / n}
     return out
 
 
@@ -87,21 +89,43 @@ def grow(col, target: int, vocab: list[str], rng: np.random.Generator, max_batch
     return spent
 
 
-def latency(retriever: Retriever, queries: list[str], filters: dict | None = None) -> dict[str, float]:
+def latency(retriever: Retriever, queries: list[str], filters: dict | None = None,
+            priority: bool = False) -> dict[str, float]:
     total, embed = [], []
-    for q in queries:
-        retriever.clear_cache()
-        t0 = time.perf_counter()
-        retriever._embed(q)
-        t1 = time.perf_counter()
-        retriever.clear_cache()
-        retriever.retrieve(q, 5, filters)
-        t2 = time.perf_counter()
-        embed.append((t1 - t0) * 1000)
-        total.append((t2 - t1) * 1000)
+    with _raised_priority(priority):
+        for q in queries:
+            _one(retriever, q, filters, total, embed)
     pct = lambda v, p: float(np.percentile(v, p))  # noqa: E731
     return {"p50_ms": pct(total, 50), "p95_ms": pct(total, 95), "embed_p50_ms": pct(embed, 50),
             "embed_p95_ms": pct(embed, 95)}
+
+
+@contextlib.contextmanager
+def _raised_priority(on: bool):
+    """nice -10 for this thread while timing queries (root only): on a machine shared with other jobs this
+    approximates a dedicated 2-core box. Short queries run torch on the calling thread, so this covers them."""
+    if not on:
+        yield
+        return
+    before = os.getpriority(os.PRIO_PROCESS, 0)
+    os.setpriority(os.PRIO_PROCESS, 0, -10)
+    try:
+        yield
+    finally:
+        os.setpriority(os.PRIO_PROCESS, 0, before)
+
+
+def _one(retriever: Retriever, q: str, filters: dict | None, total: list, embed: list) -> None:
+    """Times the query embedding alone, then the whole retrieve (embedding again: the cache is cleared)."""
+    retriever.clear_cache()
+    t0 = time.perf_counter()
+    retriever._embed(q)
+    t1 = time.perf_counter()
+    retriever.clear_cache()
+    retriever.retrieve(q, 5, filters)
+    t2 = time.perf_counter()
+    embed.append((t1 - t0) * 1000)
+    total.append((t2 - t1) * 1000)
 
 
 def main() -> None:
@@ -109,13 +133,16 @@ def main() -> None:
     ap.add_argument("--sizes", default="10000,100000", help="collection sizes for the latency test")
     ap.add_argument("--queries", type=int, default=200, help="queries per latency measurement")
     ap.add_argument("--keep", help="keep the workspace in this folder instead of a temporary one")
+    ap.add_argument("--priority", action="store_true",
+                    help="time queries at nice -10 (root), to approximate a dedicated machine when others share it")
     args = ap.parse_args()
     sizes = sorted(int(s) for s in args.sizes.split(",") if s)
     home = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="scireflect-bench-"))
     shutil.rmtree(home, ignore_errors=True)
     settings = Settings(home=home)
     rows = [json.loads(line) for line in EVAL.read_text().splitlines() if line.strip()]
-    print(f"cpu cores: {os.cpu_count()}, load average at start: {os.getloadavg()[0]:.2f}", flush=True)
+    print(f"cpu cores: {os.cpu_count()}, load average at start: {os.getloadavg()[0]:.2f}"
+          + (", queries timed at nice -10" if args.priority else ""), flush=True)
 
     from scireflect.tools.retrieval.embeddings import SentenceTransformerEmbedding
 
@@ -129,9 +156,9 @@ def main() -> None:
 
     retriever = Retriever.open(settings)
     q = quality(retriever, rows)
-    print(f"\n| mode | recall@5 | MRR@10 |  (n={len(rows)} labeled questions)\n|---|---|---|")
+    print(f"\n| mode | recall@3 | recall@5 | MRR@10 |  (n={len(rows)} labeled questions)\n|---|---|---|---|")
     for mode, m in q.items():
-        print(f"| {mode} | {m['recall_at_5']:.3f} | {m['mrr_at_10']:.3f} |")
+        print(f"| {mode} | {m['recall_at_3']:.3f} | {m['recall_at_5']:.3f} | {m['mrr_at_10']:.3f} |")
 
     base = [r["question"] for r in rows]
     prefixes = ["", "Explain: ", "In words, ", "Textbook question: ", "Show that ", "Briefly, "]
@@ -152,8 +179,8 @@ def main() -> None:
         r = Retriever.open(settings)
         r.warmup()
         latency(r, queries[:10])  # first queries touch cold pages
-        lat = latency(r, queries)
-        lat_f = latency(r, queries[: max(20, len(queries) // 2)], {"subject": "physics"})
+        lat = latency(r, queries, priority=args.priority)
+        lat_f = latency(r, queries[: max(20, len(queries) // 2)], {"subject": "physics"}, priority=args.priority)
         results[size] = lat
         print(f"| {size:,} | {lat['p50_ms']:.1f} | {lat['p95_ms']:.1f} | {lat_f['p95_ms']:.1f} | "
               f"{lat['embed_p50_ms']:.1f} / {lat['embed_p95_ms']:.1f} | {add_s:.1f} | {bm25_s:.1f} |", flush=True)

@@ -100,9 +100,8 @@ def client(settings) -> Any:
 
 def get_collection(cl, settings) -> Any | None:
     """The existing collection, or None. Its embedding function is rebuilt from the stored config."""
-    from scireflect.tools.retrieval import embeddings  # registers our embedding functions by name
-
-    del embeddings
+    # Imported for its side effect: Chroma resolves the stored embedding function by its registered name.
+    import scireflect.tools.retrieval.embeddings  # noqa: F401
     try:
         names = {c if isinstance(c, str) else c.name for c in cl.list_collections()}
     except Exception as e:
