@@ -246,7 +246,7 @@ class Pipeline:
         ctx = dataclasses.replace(self.context, traces=writer)
         batch = _Batch(self, run, summary, prog, known, writer, ctx, on_done, skip_finished, duplicates or {})
         batch.on_start = on_start
-        use_ckpt = (self.settings.checkpoints and _checkpoints_available()) if checkpoint is None else checkpoint
+        use_ckpt = (self.settings.checkpoints and _checkpoints_available(self.settings)) if checkpoint is None else checkpoint
         frozen = _quiet_gc()
         try:
             async with _maybe_checkpointer(self.settings, worker, use_ckpt, writer) as saver:
@@ -283,13 +283,18 @@ class Pipeline:
         self.stores.runs.finish(run, status=status)
 
 
-def _checkpoints_available() -> bool:
+def _checkpoints_available(settings: Settings) -> bool:
+    from scireflect.graph.checkpoints import is_postgres
+
     try:
-        import aiosqlite  # noqa: F401
-        import langgraph.checkpoint.sqlite.aio  # noqa: F401
-    except ImportError:
-        log.info("langgraph-checkpoint-sqlite is not installed: runs resume per question, not per node "
-                 "(pip install 'scireflect[scale]')")
+        if is_postgres(settings.db_url):
+            import langgraph.checkpoint.postgres.aio  # noqa: F401
+        else:
+            import aiosqlite  # noqa: F401
+            import langgraph.checkpoint.sqlite.aio  # noqa: F401
+    except ImportError as e:
+        log.info("%s is not installed: runs resume per question, not per node (pip install 'scireflect[scale]' "
+                 "or 'scireflect[postgres]')", e.name)
         return False
     return True
 
