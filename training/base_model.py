@@ -243,8 +243,11 @@ def check_full_finetune_memory(ref: BaseRef, device: str, dtype_name: str) -> di
         where = "GPU" if device == "cuda" else "RAM"
         what = (f"{ref.name} (a quantized GGUF, dequantized to float32 for training)" if ref.gguf_quantized
                 else ref.name)
-        raise ConfigError(f"--full needs about {need / 2**30:.1f} GiB of {where} to fine-tune all "
-                          f"{n / 1e6:.0f}M parameters of {what} (weights, gradients and AdamW state), but only "
-                          f"{have / 2**30:.1f} GiB is free; train a LoRA adapter instead (drop --full) or use a "
-                          f"machine with more memory")
+        raise ConfigError(f"--full needs about {_size(need)} of {where} to fine-tune all {n / 1e6:.1f}M "
+                          f"parameters of {what} (weights, gradients and AdamW state), but only {_size(have)} is "
+                          f"free; train a LoRA adapter instead (drop --full) or use a machine with more memory")
     return info
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**30:.1f} GiB" if n >= 2**30 else f"{n / 2**20:.0f} MiB"

@@ -13,7 +13,7 @@ import os
 import random
 import time
 import warnings
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Literal
@@ -258,7 +258,15 @@ def sft_config(opts: TrainOptions, run_dir: Path, prec: dict[str, Any], device: 
         except ImportError as e:
             raise ConfigError("--tensorboard needs tensorboard; install it with: pip install tensorboard") from e
         os.environ["TENSORBOARD_LOGGING_DIR"] = str(run_dir / "tensorboard")
-    return SFTConfig(
+    try:
+        return _sft_config(SFTConfig, opts, run_dir, prec, device, has_val)
+    except ValueError as e:  # an option combination TrainingArguments rejects (e.g. an unknown scheduler)
+        raise ConfigError(f"invalid training configuration: {e}") from e
+
+
+def _sft_config(cls: Any, opts: TrainOptions, run_dir: Path, prec: dict[str, Any], device: str,
+                has_val: bool) -> Any:
+    return cls(
         output_dir=str(run_dir / CHECKPOINTS), seed=opts.seed, data_seed=opts.seed,
         learning_rate=opts.learning_rate, num_train_epochs=opts.epochs, max_steps=opts.max_steps,
         per_device_train_batch_size=opts.batch_size, per_device_eval_batch_size=opts.batch_size,
@@ -317,7 +325,8 @@ def train(opts: TrainOptions, settings: Settings, progress: bool = False,
     run_dir = run_dir_for(opts, settings)
     resume_from = _checkpoint_to_resume(opts, run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    with _RunLog(run_dir / artifacts.LOG_FILE), _quiet():
+    main_rank = int(os.environ.get("RANK", "0")) == 0  # under accelerate launch only rank 0 writes the log
+    with (_RunLog(run_dir / artifacts.LOG_FILE) if main_rank else nullcontext()), _quiet():
         log.info("run %s: %s", run_dir, opts.model_dump_json(exclude_none=True))
         return _train(opts, settings, run_dir, resume_from, progress, callbacks or [])
 
@@ -351,8 +360,10 @@ def _train(opts: TrainOptions, settings: Settings, run_dir: Path, resume_from: P
     if final_val is not None and (not recorder.eval_loss or recorder.eval_loss[-1][0] != trainer.state.global_step):
         recorder.eval_loss.append((trainer.state.global_step, float(final_val)))
     metrics = _metrics(opts, trainer, out, recorder, stats, loaded, device, wall, final_val, resume_from, memory)
+    # Every rank takes part in saving (ZeRO-3 and FSDP gather the sharded weights); rank 0 writes the rest.
+    trainer.save_model(str(run_dir))  # LoRA: adapter_config.json + adapter_model.safetensors; --full: the model
     if trainer.is_world_process_zero():
-        _save(opts, trainer, tokenizer, run_dir, ref, args, prec, metrics, recorder, loaded)
+        _save(opts, tokenizer, run_dir, ref, args, prec, metrics, recorder, loaded)
     log.info("done: %s", {k: metrics[k] for k in ("final_train_loss", "final_val_loss", "tokens_per_s")})
     return TrainResult(run_dir, metrics)
 
@@ -388,9 +399,8 @@ def _metrics(opts: TrainOptions, trainer: Any, out: Any, recorder: Any, stats: T
     }
 
 
-def _save(opts: TrainOptions, trainer: Any, tokenizer: Any, run_dir: Path, ref: BaseRef, args: Any,
+def _save(opts: TrainOptions, tokenizer: Any, run_dir: Path, ref: BaseRef, args: Any,
           prec: dict[str, Any], metrics: dict[str, Any], recorder: Any, loaded: LoadedData) -> None:
-    trainer.save_model(str(run_dir))  # LoRA: adapter_config.json + adapter_model.safetensors; --full: the model
     tokenizer.save_pretrained(str(run_dir))
     artifacts.write_json(run_dir / artifacts.BASE_FILE, ref.to_json())
     artifacts.write_json(run_dir / artifacts.CONFIG_FILE, {

@@ -179,6 +179,29 @@ def test_bad_options(settings_m: Settings, workdir: Path) -> None:
     if not torch.cuda.is_available():
         with pytest.raises(ConfigError, match="no CUDA GPU"):
             train(make_options(data=sixteen(workdir / "b.jsonl"), device="cuda", out=workdir / "b3"), settings_m)
+    with pytest.raises(ConfigError, match="invalid training configuration"):
+        train(make_options(data=sixteen(workdir / "b.jsonl"), base=str(tiny_model_dir()), out=workdir / "b5",
+                           lr_scheduler="no-such-schedule", max_steps=1), settings_m)
     with pytest.raises(ConfigError, match="could not set up training"):
         train(make_options(data=sixteen(workdir / "b.jsonl"), base=str(tiny_model_dir()), out=workdir / "b4",
                            target_modules=["no_such_proj"], max_steps=1), settings_m)
+
+
+def test_from_store_splits_by_question(workdir: Path) -> None:
+    from scireflect.schema import Record
+    from scireflect.store import open_stores
+
+    settings = Settings(home=workdir / "store-ws")
+    stores = open_stores(settings)
+    try:
+        for i, (q, a) in enumerate(QA[:8]):
+            for j in range(2):  # two records per question: both must land on the same side
+                stores.records.add(Record(trace_id=f"t{i}-{j}", question_id=f"q{i}", prompt=q, completion=a,
+                                          subject="physics", stage="cot"))
+    finally:
+        stores.close()
+    res = train(make_options(from_store=True, base=str(tiny_model_dir()), out=workdir / "store-run", max_steps=1,
+                             val_split=0.25, store_filters={"subject": "physics"}, **FAST), settings)
+    data = res.metrics["data"]
+    assert data["source"] == "store" and data["examples"] == 16
+    assert res.metrics["final_val_loss"] is not None
