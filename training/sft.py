@@ -253,10 +253,6 @@ def sft_config(opts: TrainOptions, run_dir: Path, prec: dict[str, Any], device: 
     from trl import SFTConfig
 
     if opts.tensorboard:
-        try:
-            import tensorboard  # noqa: F401
-        except ImportError as e:
-            raise ConfigError("--tensorboard needs tensorboard; install it with: pip install tensorboard") from e
         os.environ["TENSORBOARD_LOGGING_DIR"] = str(run_dir / "tensorboard")
     try:
         return _sft_config(SFTConfig, opts, run_dir, prec, device, has_val)
@@ -322,6 +318,11 @@ def train(opts: TrainOptions, settings: Settings, progress: bool = False,
     """
     _import_stack()
     opts = opts.resolved()
+    if opts.tensorboard:
+        try:
+            import tensorboard  # noqa: F401
+        except ImportError as e:
+            raise ConfigError("--tensorboard needs tensorboard; install it with: pip install tensorboard") from e
     run_dir = run_dir_for(opts, settings)
     resume_from = _checkpoint_to_resume(opts, run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -39,8 +39,8 @@ def train(
     store_filter: Annotated[Optional[list[str]], typer.Option(
         "--filter", help="store export filter KEY=VALUE (repeat; with --from-store)")] = None,
     base: Annotated[Optional[str], typer.Option(
-        "--base", help="model dir, cached hub id or .gguf [default: embedded SmolLM2-135M-Instruct]")] = None,
-    out: Annotated[Optional[Path], typer.Option("--out", help="run directory [default: HOME/train/NAME]")] = None,
+        "--base", help="model dir, cached hub id or .gguf (default: the embedded SmolLM2-135M-Instruct)")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="run directory (default: HOME/train/NAME)")] = None,
     name: Annotated[Optional[str], typer.Option("--name", help="run name under HOME/train")] = None,
     full: Annotated[bool, typer.Option("--full", help="full fine-tuning, SciGLM preset: lr 3e-6, 2 epochs")] = False,
     lora_r: Annotated[Optional[int], typer.Option("--lora-r", help="LoRA rank [16]")] = None,

@@ -109,3 +109,14 @@ def test_merge_errors(home: Path, tmp_path: Path) -> None:
     assert res.exit_code == 2 and "not a LoRA adapter" in res.stderr
     res = _run("train", "merge", str(tmp_path), "--out", str(tmp_path / "m2"), "--dtype", "int3")
     assert res.exit_code == 2 and "unknown dtype" in res.stderr
+
+
+def test_tensorboard_missing(home: Path, tmp_path: Path) -> None:
+    try:
+        import tensorboard  # noqa: F401
+
+        pytest.skip("tensorboard is installed, so --tensorboard works")
+    except ImportError:
+        pass
+    res = _run("train", "--data", "x.jsonl", "--tensorboard", "--out", str(tmp_path / "r"))
+    assert res.exit_code == 2 and "pip install tensorboard" in res.stderr
