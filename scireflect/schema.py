@@ -154,6 +154,14 @@ class Trace(BaseModel):
         return self.attempts[-1].stage if self.attempts else None
 
     @property
+    def accepted_attempt(self) -> Attempt | None:
+        """The attempt that made the trace accepted: the last verified one, else the last one."""
+        for a in reversed(self.attempts):
+            if a.ok:
+                return a
+        return self.attempts[-1] if self.attempts else None
+
+    @property
     def tokens_in(self) -> int:
         return sum(e.tokens_in for e in self.events)
 

@@ -58,10 +58,7 @@ _UNIT_REASONS = {"dimension_mismatch", "unit_mismatch", "unit_error", "bad_unit"
 
 def accepted_attempt(trace: Trace) -> Attempt | None:
     """The attempt that made the trace accepted: the last verified one, else the last one."""
-    for a in reversed(trace.attempts):
-        if a.ok:
-            return a
-    return trace.attempts[-1] if trace.attempts else None
+    return trace.accepted_attempt
 
 
 def question_text(trace: Trace) -> str:

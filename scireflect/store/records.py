@@ -16,13 +16,6 @@ from scireflect.schema import ACCEPTED_STATUSES, Gate, Record, Trace, utcnow
 from scireflect.store.tables import records
 
 
-def _accepted_attempt(trace: Trace) -> Any:
-    for a in reversed(trace.attempts):
-        if a.ok:
-            return a
-    return trace.attempts[-1] if trace.attempts else None
-
-
 def prompt_of(trace: Trace) -> str:
     """The question as the solver saw it: its text, then lettered options for multiple choice."""
     q = trace.question
@@ -38,7 +31,7 @@ def record_from_trace(trace: Trace) -> Record | None:
     """The training record of an accepted trace; None for rejected, failed or empty traces."""
     if trace.status not in ACCEPTED_STATUSES or trace.question is None:
         return None
-    attempt = _accepted_attempt(trace)
+    attempt = trace.accepted_attempt
     if attempt is None or not attempt.solution.strip():
         return None
     from scireflect import __version__ as scireflect_version
