@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 CONFIG_FILE = "scireflect.toml"
@@ -40,7 +40,8 @@ class Settings(BaseSettings):
 
     # Generation.
     temperature: float = Field(default=0.2, ge=0.0, le=2.0)
-    max_tokens: int = Field(default=384, ge=1)
+    max_tokens: int | None = Field(default=None, ge=1, description="default: 256 for the embedded model, "
+                                                                      "1024 otherwise")
     seed: int = 0
 
     # Graph.
@@ -98,6 +99,13 @@ class Settings(BaseSettings):
                                    dotenv_settings: PydanticBaseSettingsSource,
                                    file_secret_settings: PydanticBaseSettingsSource):
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+    @model_validator(mode="after")
+    def _default_max_tokens(self) -> "Settings":
+        # The embedded 135M model loops rather than stopping; real models need room for a derivation.
+        if self.max_tokens is None:
+            self.max_tokens = 256 if self.provider == "llamacpp" and not self.model else 1024
+        return self
 
     @field_validator("home", mode="after")
     @classmethod
