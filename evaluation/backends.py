@@ -68,7 +68,7 @@ class ChatBackend(Backend):
         for url in self.urls:
             if url is not None:
                 check_endpoint(url)
-        self.models = [_chat_model(settings, u, chat_model) for u in self.urls]
+        self.models = [chat_model(settings, base_url=u) for u in self.urls]
         self.model_name = model_name(settings)
 
     def describe(self) -> dict[str, Any]:
@@ -104,22 +104,6 @@ class ChatBackend(Backend):
             for m in self.models:  # the lean HTTP model pools a session per event loop; close it with the loop
                 if hasattr(m, "aclose"):
                     await m.aclose()
-
-
-def _chat_model(settings: Settings, url: str | None, fallback: Callable[..., Any]) -> Any:
-    """OpenAI endpoints get the lean HTTP model the pipeline uses (less CPU per call at high concurrency,
-    and it sends ``max_tokens``, which llama.cpp's server honours; langchain-openai sends
-    ``max_completion_tokens``, which it ignores)."""
-    if settings.provider == "openai":
-        try:
-            import aiohttp  # noqa: F401
-
-            from scireflect.llm_http import http_chat_model
-
-            return http_chat_model(settings, base_url=url)
-        except ImportError:
-            pass
-    return fallback(settings, base_url=url)
 
 
 def make_backend(provider: str, settings: Settings, *, concurrency: int | None = None,

@@ -52,21 +52,10 @@ def _optional_gate(settings: Settings) -> Any:
 
 
 def default_models(settings: Settings) -> list[tuple[BaseChatModel, str | None]]:
-    """One chat model per endpoint (round-robin). OpenAI-compatible endpoints get the lean aiohttp model:
-    langchain-openai's client costs ~2 ms of CPU per call, which caps a batch at a few hundred calls/s."""
+    """One chat model per endpoint, used round-robin."""
     from scireflect.llm import chat_model, endpoints
 
-    urls = endpoints(settings)
-    if settings.provider == "openai":
-        try:
-            import aiohttp  # noqa: F401
-
-            from scireflect.llm_http import http_chat_model
-
-            return [(http_chat_model(settings, base_url=url), url) for url in urls]
-        except ImportError:
-            pass
-    return [(chat_model(settings, base_url=url), url) for url in urls]
+    return [(chat_model(settings, base_url=url), url) for url in endpoints(settings)]
 
 
 @dataclass

@@ -67,6 +67,7 @@ def test_truncated_gguf_fails_to_load_with_the_path(tmp_path):
         m.load()
 
 
-def test_openai_provider_builds_chat_openai(home):
+def test_openai_provider_builds_the_lean_http_model(home):
     m = chat_model(Settings(provider="openai", base_url="http://127.0.0.1:9/v1", model="m"))
-    assert type(m).__name__ == "ChatOpenAI"
+    assert type(m).__name__ == "HttpChatModel"
+    assert m.max_tokens == 1024 and m.base_url == "http://127.0.0.1:9/v1"
