@@ -27,7 +27,7 @@ system-deps:
 	  else echo "note: install Debian packages 'postgresql chromium' to run every integration test"; fi; \
 	fi
 
-# One reflection round keeps the demo near 20 minutes on 2 cores; rerunning continues where it stopped.
+# One reflection round keeps the demo near 10 minutes on 2 cores; rerunning continues where it stopped.
 demo: setup
 	$(BIN)/scireflect run examples/questions.jsonl --max-rounds 1
 
