@@ -15,7 +15,6 @@ import hashlib
 import json
 import random
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from scireflect.testing.process import free_port, wait_until_up
+from scireflect.testing.process import stop as stop_process
 
 OUTCOMES = ("cot", "reflection", "with_answer", "rejected")
 FAULT_KINDS = ("429", "500", "hang", "malformed", "drop")
@@ -379,12 +381,6 @@ def main(argv: list[str] | None = None) -> None:
 
 # --- for tests and benchmarks ----------------------------------------------------------------
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class ServerProcess:
     """The server in a child process (``with ServerProcess(latency_ms=200) as srv: srv.url``)."""
 
@@ -397,21 +393,13 @@ class ServerProcess:
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout: float = 30.0) -> "ServerProcess":
-        import httpx
-
-        self.proc = subprocess.Popen(self.cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                err = self.proc.stderr.read().decode() if self.proc.stderr else ""
-                raise RuntimeError(f"test server exited with {self.proc.returncode}: {err[-2000:]}")
-            try:
-                httpx.get(self.url.removesuffix("/v1") + "/health", timeout=1.0)
-                return self
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"test server did not start on port {self.port} within {timeout:.0f}s")
+        self.proc = subprocess.Popen(self.cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            wait_until_up(self.proc, self.url.removesuffix("/v1") + "/health", timeout, "test server")
+        except RuntimeError:
+            self.stop()
+            raise
+        return self
 
     def stats(self) -> dict[str, int]:
         import httpx
@@ -419,13 +407,8 @@ class ServerProcess:
         return httpx.get(self.url.removesuffix("/v1") + "/stats", timeout=5.0).json()
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc is not None:
+            stop_process(self.proc)
 
     def __enter__(self) -> "ServerProcess":
         return self.start()

@@ -5,12 +5,11 @@ from __future__ import annotations
 import contextlib
 import io
 import shutil
-import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Iterator
+
+from scireflect.testing.process import free_port, served
 
 
 def _pdf_escape(s: str) -> str:
@@ -61,12 +60,6 @@ def make_encrypted_pdf(pages: list[list[str]], password: str = "secret") -> byte
     return out.getvalue()
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def chroma_executable() -> str | None:
     """The ``chroma`` CLI installed with chromadb (next to this Python first, then on PATH)."""
     beside = Path(sys.executable).with_name("chroma")
@@ -76,35 +69,12 @@ def chroma_executable() -> str | None:
 @contextlib.contextmanager
 def chroma_server(data_dir: Path, timeout_s: float = 60.0) -> Iterator[str]:
     """Runs ``chroma run --path DIR --host 127.0.0.1 --port P`` on a free port; yields its URL; stops it."""
-    import httpx
-
     exe = chroma_executable()
     if exe is None:
         raise RuntimeError("the chroma CLI is not installed (pip install 'scireflect[retrieval]')")
     port = free_port()
-    log = open(Path(data_dir).parent / f"chroma-{port}.log", "wb")
-    proc = subprocess.Popen([exe, "run", "--path", str(data_dir), "--host", "127.0.0.1", "--port", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"chroma run exited with {proc.returncode}; see {log.name}")
-            try:
-                if httpx.get(f"{url}/api/v2/heartbeat", timeout=1.0).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"chroma run did not answer on {url} within {timeout_s:.0f} s")
-            time.sleep(0.2)
+    cmd = [exe, "run", "--path", str(data_dir), "--host", "127.0.0.1", "--port", str(port)]
+    with served(cmd, f"{url}/api/v2/heartbeat", name="chroma run", timeout_s=timeout_s,
+                log=Path(data_dir).parent / f"chroma-{port}.log"):
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
