@@ -25,7 +25,7 @@ NoStage3Opt = Annotated[bool, typer.Option("--no-stage3", help="never show the r
 NoRetrievalOpt = Annotated[bool, typer.Option("--no-retrieval", help="do not ground the agents in textbooks")]
 
 
-def _pipeline(settings: Settings) -> Any:
+def _pipeline(settings: Settings, quiet: bool = False) -> Any:
     from scireflect.graph.pipeline import Pipeline
     from scireflect.llm import check_endpoint, endpoints
     from scireflect.store import open_stores
@@ -34,7 +34,13 @@ def _pipeline(settings: Settings) -> Any:
         for url in endpoints(settings):
             check_endpoint(url)  # one clear line and exit 2 when the server does not answer
     setup_logging(settings)
-    return Pipeline(settings, open_stores(settings))
+    pipe = Pipeline(settings, open_stores(settings))
+    gate = pipe.context.gate
+    if not quiet and gate is not None and getattr(gate, "trained", True) is False:
+        err_console.print("note: no quality classifier is trained in this workspace; the gate passes every "
+                          "accepted trace (train one with `scireflect classifier train`)", style="dim",
+                          highlight=False)
+    return pipe
 
 
 def _overrides(max_rounds: int | None, no_stage3: bool, no_retrieval: bool) -> dict[str, Any]:
@@ -64,7 +70,7 @@ def solve(question: Annotated[str, typer.Argument(help="the question text")],
                      type=qtype, unit=unit, choices=choice or None)  # type: ignore[arg-type]
     except ValidationError as e:
         raise InputError(f"invalid question: {e.errors()[0]['loc'][0]}: {e.errors()[0]['msg']}") from None
-    trace = _pipeline(settings).run(q)
+    trace = _pipeline(settings, quiet=as_json).run(q)
     if as_json:
         print_json({"id": trace.id, "status": trace.status, "reason": trace.reason, "stage": trace.stage,
                     "answer": trace.attempts[-1].extracted_answer if trace.attempts else None})
@@ -116,7 +122,7 @@ def run(file: Annotated[Path, typer.Argument(help="questions, one JSON object pe
         err_console.print(f"[red]error:[/red] {err}", highlight=False, soft_wrap=True)
     questions = loaded.questions[:limit] if limit else loaded.questions
     duplicates = find_duplicates(questions, threshold=settings.dedup_threshold) if settings.dedup else {}
-    pipe = _pipeline(settings)
+    pipe = _pipeline(settings, quiet=as_json)
     run_ = pipe.start_run(str(file))
     with _ProgressView(len(questions), quiet=as_json) as view:
         summary = run_batch(pipe, questions, run_, concurrency=concurrency, engine=engine,

@@ -107,3 +107,11 @@ def test_runs_list_and_show(home, fake_llm, tmp_path):
 def test_missing_questions_file(home):
     res = runner.invoke(app, ["run", "nope.jsonl"])
     assert res.exit_code == 1 and "nope.jsonl" in res.output
+
+
+def test_untrained_gate_is_announced_once(home, fake_llm, tmp_path):
+    f = write_jsonl(tmp_path / "q.jsonl", [GOOD, json.dumps({**json.loads(GOOD), "id": "k9",
+                                                             "question": "A train covers 300 m in 10 s. Speed?"})])
+    res = runner.invoke(app, ["run", str(f)])
+    assert res.exit_code == 0
+    assert res.output.count("no quality classifier is trained") == 1
