@@ -117,12 +117,18 @@ class HttpChatModel(BaseChatModel):
                 raw = await resp.read()
                 status = resp.status
         except asyncio.TimeoutError as e:
-            raise ProviderError(f"model call failed at {self.base_url}: timed out after {self.timeout:g}s",
-                                url=self.base_url, retryable=True) from e
+            raise self._timed_out() from e
         except aiohttp.ClientError as e:
-            raise ProviderError(f"model call failed at {self.base_url}: connection error ({type(e).__name__})",
-                                url=self.base_url, retryable=True) from e
+            raise self._unreachable(e) from e
         return self._result(status, raw)
+
+    def _timed_out(self) -> ProviderError:
+        return ProviderError(f"model call failed at {self.base_url}: timed out after {self.timeout:g}s",
+                             url=self.base_url, retryable=True)
+
+    def _unreachable(self, e: Exception) -> ProviderError:
+        return ProviderError(f"model call failed at {self.base_url}: connection error ({type(e).__name__})",
+                             url=self.base_url, retryable=True)
 
     async def aclose(self) -> None:
         """Close this loop's session (call before the loop ends to avoid 'unclosed session' warnings)."""
@@ -143,11 +149,9 @@ class HttpChatModel(BaseChatModel):
             r = httpx.post(self.url, content=self._payload(messages, stop, kwargs), headers=self._headers(),
                            timeout=self.timeout)
         except httpx.TimeoutException as e:
-            raise ProviderError(f"model call failed at {self.base_url}: timed out after {self.timeout:g}s",
-                                url=self.base_url, retryable=True) from e
+            raise self._timed_out() from e
         except httpx.HTTPError as e:
-            raise ProviderError(f"model call failed at {self.base_url}: connection error ({type(e).__name__})",
-                                url=self.base_url, retryable=True) from e
+            raise self._unreachable(e) from e
         return self._result(r.status_code, r.content)
 
 
