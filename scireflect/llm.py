@@ -9,6 +9,7 @@ backoff and turns provider failures into ``ProviderError``.
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import threading
 import time
@@ -247,10 +248,39 @@ def invoke_chat(model: BaseChatModel, messages: Sequence[BaseMessage], settings:
     raise AssertionError("unreachable")
 
 
+def _direct_call(model: BaseChatModel) -> Any:
+    """The model's own ``acomplete`` when nothing would observe a LangChain run of it: no callbacks on the
+    model, none inherited from an enclosing runnable (a LangGraph node's are empty unless the caller
+    passed some), no LangSmith tracing and no other registered tracing hook switched on. Otherwise None,
+    and the call goes through ``ainvoke`` with all of LangChain's callbacks."""
+    direct = getattr(model, "acomplete", None)
+    if direct is None or model.callbacks:
+        return None
+    from langchain_core.runnables.config import var_child_runnable_config
+
+    parent = (var_child_runnable_config.get() or {}).get("callbacks")
+    if parent and (parent if isinstance(parent, list) else getattr(parent, "handlers", None)):
+        return None
+    try:
+        from langchain_core.tracers.context import _configure_hooks, _tracing_v2_is_enabled
+    except ImportError:  # pragma: no cover - a langchain-core that moved them: take the observed path
+        return None
+    if _tracing_v2_is_enabled():
+        return None
+    for var, _inheritable, _handler, env_var in _configure_hooks:
+        if var.get() is not None or (env_var and os.environ.get(env_var, "").lower() in ("1", "true")):
+            return None
+    return direct
+
+
 async def ainvoke_chat(model: BaseChatModel, messages: Sequence[BaseMessage], settings: Settings,
                        url: str | None = None) -> ChatReply:
+    direct = _direct_call(model)
     for attempt in range(settings.max_retries + 1):
         try:
+            if direct is not None:
+                text, tin, tout, _, name = await direct(messages)
+                return ChatReply(text=text, tokens_in=tin, tokens_out=tout, model=name, attempts=attempt + 1)
             return _reply(await model.ainvoke(list(messages)), attempt + 1)
         except Exception as e:  # noqa: BLE001
             err = _classify(e, url)

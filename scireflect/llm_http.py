@@ -71,6 +71,14 @@ class HttpChatModel(BaseChatModel):
         return {"Authorization": f"Bearer {self.api_key}", "Content-Type": "application/json"}
 
     def _result(self, status: int, raw: bytes) -> ChatResult:
+        text, tin, tout, finish, model = self._parse(status, raw)
+        msg = AIMessage(content=text, usage_metadata={"input_tokens": tin, "output_tokens": tout,
+                                                       "total_tokens": tin + tout},
+                        response_metadata={"finish_reason": finish, "model_name": model})
+        return ChatResult(generations=[ChatGeneration(message=msg)])
+
+    def _parse(self, status: int, raw: bytes) -> tuple[str, int, int, str | None, str]:
+        """(text, prompt tokens, completion tokens, finish reason, model) of a response, or ProviderError."""
         if status >= 400:
             detail = raw[:200].decode(errors="replace").strip()
             raise ProviderError(f"model call failed at {self.base_url}: HTTP {status}: {detail}", url=self.base_url,
@@ -84,12 +92,8 @@ class HttpChatModel(BaseChatModel):
             raise ProviderError(f"model call failed at {self.base_url}: malformed response ({type(e).__name__})",
                                 url=self.base_url, status=status, retryable=True) from e
         usage = data.get("usage") or {}
-        tin, tout = int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
-        msg = AIMessage(content=text, usage_metadata={"input_tokens": tin, "output_tokens": tout,
-                                                       "total_tokens": tin + tout},
-                        response_metadata={"finish_reason": choice.get("finish_reason"),
-                                           "model_name": data.get("model") or self.model})
-        return ChatResult(generations=[ChatGeneration(message=msg)])
+        return (text, int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0),
+                choice.get("finish_reason"), data.get("model") or self.model)
 
     # async: the batch path ---------------------------------------------------------------------
     def _session(self) -> Any:
@@ -109,18 +113,24 @@ class HttpChatModel(BaseChatModel):
 
     async def _agenerate(self, messages: list[BaseMessage], stop: list[str] | None = None,
                          run_manager: AsyncCallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
+        return self._result(*await self._apost(self._payload(messages, stop, kwargs)))
+
+    async def acomplete(self, messages: list[BaseMessage]) -> tuple[str, int, int, str | None, str]:
+        """The call without LangChain's callback machinery: (text, tokens in, tokens out, finish reason,
+        model). ``scireflect.llm.ainvoke_chat`` uses it when no callback handler or tracer would see the
+        call; it saves about a third of a batch's per-call CPU."""
+        return self._parse(*await self._apost(self._payload(messages, None, {})))
+
+    async def _apost(self, payload: bytes) -> tuple[int, bytes]:
         import aiohttp
 
-        payload = self._payload(messages, stop, kwargs)
         try:
             async with self._session().post(self.url, data=payload) as resp:
-                raw = await resp.read()
-                status = resp.status
+                return resp.status, await resp.read()
         except asyncio.TimeoutError as e:
             raise self._timed_out() from e
         except aiohttp.ClientError as e:
             raise self._unreachable(e) from e
-        return self._result(status, raw)
 
     def _timed_out(self) -> ProviderError:
         return ProviderError(f"model call failed at {self.base_url}: timed out after {self.timeout:g}s",
