@@ -100,12 +100,11 @@ async def verify(state: State, ctx: GraphContext) -> NodeResult:
         raise ScireflectError("verify reached without an attempt")
     verifiers = ctx.registry.for_question(q, names=ctx.settings.verifiers,
                                           options=options_from_settings(ctx.settings))
-    verdicts: list[Verdict] = []
-    for v in verifiers:
-        verdict = await asyncio.to_thread(v.verify, q, attempt)
+    # one thread hop for all of them: each verifier blocks (a sandboxed worker, a Lean REPL) but is bounded
+    verdicts: list[Verdict] = await asyncio.to_thread(lambda: [v.verify(q, attempt) for v in verifiers])
+    for verdict in verdicts:
         if ctx.settings.require_steps and verdict.verifier == "steps":
             verdict.required = True
-        verdicts.append(verdict)
     if not any(v.required for v in verdicts):
         verdicts.append(Verdict(verifier="none", ok=False, reason="unavailable",
                                 message=f"no required verifier applies to questions of type {q.type!r}"))
