@@ -110,9 +110,16 @@ def batched_sqlite_saver(conn: Any, writer: Any, existing: set[str]) -> Any:
                                      "checkpoint_id": checkpoint["id"]}}
 
         async def aput_writes(self, config: Any, writes: Any, task_id: str, task_path: str = "") -> None:
+            # A node's ordinary channel writes are not kept: every superstep here runs one node, whose
+            # checkpoint follows its writes at once, so they would only save re-running that node after a
+            # crash in between (an event may then appear twice, as documented in graph/tracewriter.py).
+            # Errors, interrupts and resume values are kept: LangGraph needs them to resume correctly.
+            writes = [w for w in writes if w[0] in WRITES_IDX_MAP]
+            if not writes:
+                return
             await self.setup()
             conf = config["configurable"]
-            verb = "REPLACE" if all(w[0] in WRITES_IDX_MAP for w in writes) else "IGNORE"
+            verb = "REPLACE"
             rows = [(str(conf["thread_id"]), str(conf["checkpoint_ns"]), str(conf["checkpoint_id"]), task_id,
                      task_path, WRITES_IDX_MAP.get(channel, idx), channel, *self.serde.dumps_typed(value))
                     for idx, (channel, value) in enumerate(writes)]

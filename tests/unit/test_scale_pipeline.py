@@ -125,3 +125,35 @@ def test_a_failing_store_stops_the_batch_with_a_store_error(settings, stores, mo
     qs = make_questions(6, ["cot"])
     with pytest.raises(StoreError, match="disk full"):
         batch(pipe_for(settings, stores, ScriptedModel(questions=qs, latency_s=0.01)), qs, concurrency=2)
+
+
+def test_checkpoint_saver_keeps_error_and_interrupt_writes_but_not_ordinary_ones(tmp_path):
+    """One node per superstep: a node's channel writes are superseded by the checkpoint right after it,
+    so only the writes LangGraph needs to resume (errors, interrupts) are stored; checkpoints are queued
+    on the writer in order without waiting for the commit."""
+    import aiosqlite
+    from langgraph.checkpoint.base import WRITES_IDX_MAP
+    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+    from scireflect.graph.checkpoints import batched_sqlite_saver
+
+    class Writer:
+        def __init__(self) -> None:
+            self.sql: list[str] = []
+
+        async def acheckpoint(self, sql: str, rows: list[tuple]) -> None:
+            self.sql.append(sql.split(" (")[0])
+
+    async def main() -> list[str]:
+        async with aiosqlite.connect(str(tmp_path / "c.sqlite")) as conn:
+            await AsyncSqliteSaver(conn).setup()
+            w = Writer()
+            saver = batched_sqlite_saver(conn, w, set())
+            cfg = {"configurable": {"thread_id": "q1:v", "checkpoint_ns": "", "checkpoint_id": "c1"}}
+            await saver.aput_writes(cfg, [("attempts", [1]), ("round", 1)], "task-1")
+            assert w.sql == []
+            special = next(iter(WRITES_IDX_MAP))  # __error__ / __interrupt__ / ...
+            await saver.aput_writes(cfg, [("attempts", [1]), (special, "boom")], "task-2")
+            return w.sql
+
+    assert asyncio.run(main()) == ["INSERT OR REPLACE INTO writes"]
