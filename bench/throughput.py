@@ -156,14 +156,27 @@ def main() -> None:
                     help="scripted outcomes (cot: 1 call, reflection: 3, with_answer and rejected: 6)")
     ap.add_argument("--waves", type=float, default=8.0, help="questions per run = waves x concurrency")
     ap.add_argument("--min-questions", type=int, default=16)
-    ap.add_argument("--workers", type=int, default=1,
-                    help="local worker processes for concurrency >= 32 (their CPU column then includes "
-                         "process start-up and the verifier pools)")
+    ap.add_argument("--workers", default="auto",
+                    help="local worker processes per run, or auto (scireflect run's default: one per core from "
+                         "concurrency 128 on 2 cores); with several, the CPU column includes their start-up "
+                         "and verifier pools")
+    ap.add_argument("--single-too", action=argparse.BooleanOptionalAction, default=True,
+                    help="where auto picks several processes, also measure one process")
     args = ap.parse_args()
 
+    from scireflect.graph.distributed import resolve_workers
+    from scireflect.settings import Settings
+
     lat = args.latency_ms / 1000
-    runs = [(c, max(args.min_questions, int(args.waves * c))) for c in args.concurrency]
-    total = sum(n for _, n in runs) + 2 * max(args.concurrency) + args.min_questions
+    workers = args.workers if args.workers == "auto" else int(args.workers)
+    runs = []
+    for c in args.concurrency:
+        n = max(args.min_questions, int(args.waves * c))
+        w = resolve_workers(workers, Settings(provider="openai", base_url="http://127.0.0.1:1/v1"), c, n)
+        if w > 1 and args.single_too:
+            runs.append((c, n, 1))
+        runs.append((c, n, w))
+    total = sum(n for _, n, _ in runs) + 2 * max(args.concurrency) + args.min_questions
     qs_all = questions(total, args.mix, 0)
     root = Path(tempfile.mkdtemp(prefix="scireflect-bench-"))
     script = root / "script.jsonl"
@@ -177,33 +190,32 @@ def main() -> None:
         warm = qs_all[pos:pos + max(args.concurrency)]
         pos += len(warm)
         run_loop(batch(srv.url, warm, max(args.concurrency), root / "warm"))  # imports, verifier pool, sockets
-        for c, n in runs:
+        for c, n, w in runs:
             qs = qs_all[pos:pos + n]
             pos += n
             calls = sum(CALLS[q.metadata["outcome"]] for q in qs) / n
             ideal = c / (calls * lat)
             v0 = children_cpu(exclude)
-            if args.workers > 1 and c >= 32:
-                res = batch_processes(srv.url, qs, c, args.workers, root / f"c{c}")
+            if w > 1:
+                res = batch_processes(srv.url, qs, c, w, root / f"c{c}w{w}")
                 rate, cpu, vcpu = res["rate"], res["cpu"], float("nan")  # workers' CPU includes their verifiers
             else:
-                res = run_loop(batch(srv.url, qs, c, root / f"c{c}"))
+                res = run_loop(batch(srv.url, qs, c, root / f"c{c}w1"))
                 rate, cpu, vcpu = steady_rate(res, max(CALLS.values()) * lat * 1.5), res["cpu"], children_cpu(exclude) - v0
-            ratios[c] = rate / ideal
-            rows.append((c, n, calls, ideal, rate, n / res["wall"], ratios[c], cpu / n * 1000, vcpu / n * 1000))
+            ratios[c] = rate / ideal  # the last configuration of c: what ``scireflect run`` picks
+            rows.append((c, w, n, calls, ideal, rate, n / res["wall"], rate / ideal, cpu / n * 1000, vcpu / n * 1000))
         base_qs = qs_all[pos:pos + args.min_questions]
         base_calls = sum(CALLS[q.metadata["outcome"]] for q in base_qs) / len(base_qs)
         base = run_loop(plain_loop(srv.url, base_qs, root / "plain"))
-    print(f"latency {args.latency_ms:.0f} ms per call, mix {args.mix}, {os.cpu_count()} CPUs, "
-          f"{args.workers} worker process(es) at concurrency >= 32")
-    print("| concurrency | questions | calls/question | ideal q/s | steady q/s | overall q/s | steady/ideal "
-          "| orchestrator CPU ms/question | verifier CPU ms/question |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for c, n, calls, ideal, rate, overall, ratio, cpu, vcpu in rows:
-        print(f"| {c} | {n} | {calls:.2f} | {ideal:.1f} | {rate:.1f} | {overall:.1f} | {ratio:.2f} | {cpu:.1f} "
+    print(f"latency {args.latency_ms:.0f} ms per call, mix {args.mix}, {os.cpu_count()} CPUs, workers {args.workers}")
+    print("| concurrency | processes | questions | calls/question | ideal q/s | steady q/s | overall q/s "
+          "| steady/ideal | orchestrator CPU ms/question | verifier CPU ms/question |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for c, w, n, calls, ideal, rate, overall, ratio, cpu, vcpu in rows:
+        print(f"| {c} | {w} | {n} | {calls:.2f} | {ideal:.1f} | {rate:.1f} | {overall:.1f} | {ratio:.2f} | {cpu:.1f} "
               f"| {vcpu:.1f} |")
     b_ideal = 1 / (base_calls * lat)
-    print(f"| plain sequential loop | {len(base_qs)} | {base_calls:.2f} | {b_ideal:.2f} | {base:.2f} | {base:.2f} "
+    print(f"| plain sequential loop | 1 | {len(base_qs)} | {base_calls:.2f} | {b_ideal:.2f} | {base:.2f} | {base:.2f} "
           f"| {base / b_ideal:.2f} | - | - |")
     print(f"ideal_ratio_c32={ratios.get(32, float('nan')):.3f} ideal_ratio_c128={ratios.get(128, float('nan')):.3f}")
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import os
 import signal
 from collections import Counter
 from typing import Any, Callable
@@ -68,10 +69,35 @@ def _sum_progress(parts: list[dict[str, Any]]) -> dict[str, Any]:
     return {k: sum(int(p.get(k, 0)) for p in parts) for k in COUNTERS}
 
 
+AUTO_MIN_CONCURRENCY = 64  # questions in flight per process before another process pays off
+AUTO_MIN_QUESTIONS = 500  # below this a process's start-up (imports, verifier pool: ~3 s) is not worth it
+
+
+def resolve_workers(workers: int | str, settings: Settings, concurrency: int, n_questions: int) -> int:
+    """The number of processes (or Ray actors) for ``workers`` (an int, or ``"auto"``).
+
+    ``auto``: one process per available core, at most one per 64 questions in flight, for runs of 500
+    questions or more against HTTP endpoints; otherwise 1. One process's event loop drives about 120
+    questions/s (6 to 8 ms of CPU each, most of it LangGraph and its checkpoints; bench/throughput.py),
+    which a fast endpoint at high concurrency exceeds; an in-process model (llamacpp) gains nothing.
+    """
+    if workers != "auto":
+        return max(1, int(workers))
+    if settings.provider != "openai" or n_questions < AUTO_MIN_QUESTIONS:
+        return 1
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - macOS, Windows
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, concurrency // AUTO_MIN_CONCURRENCY))
+
+
 def run_batch(pipe: Pipeline, questions: list[Question], run: Run, *, concurrency: int = 1, engine: str = "local",
-              workers: int = 1, ray_address: str | None = None, duplicates: dict[str, Any] | None = None,
+              workers: int | str = 1, ray_address: str | None = None, duplicates: dict[str, Any] | None = None,
               skip_finished: bool = True, on_progress: ProgressFn | None = None) -> RunSummary:
-    """Run a batch with the chosen engine; returns the merged summary (the caller finishes the run)."""
+    """Run a batch with the chosen engine; returns the merged summary (the caller finishes the run).
+    ``workers``: processes (local) or actors (ray), or ``"auto"`` (see ``resolve_workers``)."""
+    workers = resolve_workers(workers, pipe.settings, concurrency, len(questions))
     if engine == "ray":
         return run_ray(pipe.settings, questions, run, concurrency=concurrency, workers=workers,
                        address=ray_address, duplicates=duplicates, skip_finished=skip_finished,

@@ -90,7 +90,9 @@ class Settings(BaseSettings):
     dedup: bool = Field(default=True, description="skip exact and near-duplicate questions of a run")
     dedup_threshold: float = Field(default=0.8, gt=0.0, le=1.0,
                                    description="MinHash Jaccard similarity above which questions are near-duplicates")
-    workers: int = Field(default=1, ge=1, le=256, description="worker processes (local) or actors (ray) per run")
+    workers: int | Literal["auto"] = Field(
+        default="auto", description="worker processes (local) or actors (ray) per run, 1 to 256; auto: one per "
+        "core for large runs against HTTP endpoints at concurrency >= 64, else 1 (graph/distributed.py)")
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings],
@@ -106,6 +108,13 @@ class Settings(BaseSettings):
         if self.max_tokens is None:
             self.max_tokens = 256 if self.provider == "llamacpp" and not self.model else 1024
         return self
+
+    @field_validator("workers", mode="after")
+    @classmethod
+    def _workers_range(cls, v: int | str) -> int | str:
+        if v != "auto" and not 1 <= int(v) <= 256:
+            raise ValueError("workers must be auto or between 1 and 256")
+        return v
 
     @field_validator("home", mode="after")
     @classmethod

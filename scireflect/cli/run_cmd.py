@@ -88,6 +88,18 @@ def _status_text(status: str) -> str:
 EngineOpt = Annotated[str, typer.Option("--engine", help="local (asyncio, optionally several processes) or ray")]
 
 
+def _workers(value: str | None) -> int | str | None:
+    if value is None or value == "auto":
+        return value
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if not 1 <= n <= 256:
+        raise typer.BadParameter(f"{value!r} is not auto or a number from 1 to 256", param_hint="--workers")
+    return n
+
+
 @app.command()
 @cli_errors
 def run(file: Annotated[Path, typer.Argument(help="questions, one JSON object per line")],
@@ -95,8 +107,9 @@ def run(file: Annotated[Path, typer.Argument(help="questions, one JSON object pe
         limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="only the first N questions")] = None,
         rerun: Annotated[bool, typer.Option("--rerun", help="run questions already finished in this version")] = False,
         engine: EngineOpt = "local",
-        workers: Annotated[Optional[int], typer.Option(
-            "--workers", min=1, help="worker processes (local) or Ray actors; questions are sharded by id")] = None,
+        workers: Annotated[Optional[str], typer.Option(
+            "--workers", help="worker processes (local) or Ray actors, or auto (default: one per core for "
+            "large runs against HTTP endpoints at concurrency >= 64); questions are sharded by id")] = None,
         ray_address: Annotated[Optional[str], typer.Option(
             "--ray-address", help="Ray cluster to join (auto, ray://HOST:10001); default: a local cluster")] = None,
         no_dedup: Annotated[bool, typer.Option("--no-dedup", help="do not skip duplicate questions")] = False,
@@ -114,7 +127,7 @@ def run(file: Annotated[Path, typer.Argument(help="questions, one JSON object pe
 
     if engine not in ("local", "ray"):
         raise typer.BadParameter(f"unknown engine {engine!r}; choose local or ray", param_hint="--engine")
-    settings = settings_from(home, provider, model, base_url, workers=workers,
+    settings = settings_from(home, provider, model, base_url, workers=_workers(workers),
                              dedup=False if no_dedup else None,
                              **_overrides(max_rounds, no_stage3, no_retrieval))
     loaded = load_questions(file)

@@ -63,3 +63,73 @@ def test_http_model_maps_statuses_to_retryable_errors():
     ok = m._result(200, json.dumps({"choices": [{"message": {"content": "hi"}, "finish_reason": "stop"}],
                                     "usage": {"prompt_tokens": 3, "completion_tokens": 1}}).encode())
     assert ok.generations[0].message.usage_metadata["input_tokens"] == 3
+
+
+def test_bad_workers_value_is_a_usage_error(home, scripted, tmp_path):
+    f = write_questions(tmp_path / "q.jsonl", scripted[:1])
+    for bad in ("many", "0", "300"):
+        res = runner.invoke(app, ["run", str(f), "--workers", bad])
+        assert res.exit_code == 2 and "--workers" in res.output and bad in res.output
+
+
+def test_auto_workers_one_process_per_core_only_where_it_pays(home, monkeypatch):
+    from scireflect.graph.distributed import resolve_workers
+    from scireflect.settings import Settings
+
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    http = Settings(provider="openai", base_url="http://127.0.0.1:9/v1")
+    assert Settings().workers == "auto"
+    assert resolve_workers("auto", http, concurrency=128, n_questions=2000) == 2
+    assert resolve_workers("auto", http, concurrency=1024, n_questions=20000) == 2  # capped by the cores
+    assert resolve_workers("auto", http, concurrency=32, n_questions=2000) == 1  # one loop keeps up
+    assert resolve_workers("auto", http, concurrency=128, n_questions=100) == 1  # start-up not worth it
+    assert resolve_workers("auto", Settings(provider="llamacpp"), concurrency=128, n_questions=2000) == 1
+    assert resolve_workers(3, http, concurrency=8, n_questions=10) == 3  # explicit wins
+    monkeypatch.setenv("SCIREFLECT_WORKERS", "4")
+    assert Settings().workers == 4
+
+
+def _ok_body(text: str = "hi") -> tuple[int, bytes]:
+    return 200, json.dumps({"choices": [{"message": {"content": text}, "finish_reason": "stop"}], "model": "m",
+                            "usage": {"prompt_tokens": 3, "completion_tokens": 1}}).encode()
+
+
+def test_direct_http_call_skips_langchain_only_when_nothing_listens(monkeypatch):
+    import asyncio
+
+    from langchain_core.callbacks import AsyncCallbackHandler
+    from langchain_core.messages import HumanMessage
+
+    from scireflect.llm import _direct_call, ainvoke_chat
+    from scireflect.settings import Settings
+
+    posted: list[bytes] = []
+
+    async def fake_post(self, payload):
+        posted.append(payload)
+        return _ok_body()
+
+    monkeypatch.setattr(HttpChatModel, "_apost", fake_post)
+    starts: list[str] = []
+
+    class Spy(AsyncCallbackHandler):
+        async def on_chat_model_start(self, serialized, messages, **kw):  # noqa: ANN001
+            starts.append("start")
+
+    plain = HttpChatModel(base_url="http://127.0.0.1:9/v1")
+    watched = HttpChatModel(base_url="http://127.0.0.1:9/v1", callbacks=[Spy()])
+    assert _direct_call(plain) is not None and _direct_call(watched) is None
+    s = Settings()
+    msgs = [HumanMessage(content="q")]
+    a = asyncio.run(ainvoke_chat(plain, msgs, s))
+    b = asyncio.run(ainvoke_chat(watched, msgs, s))
+    assert (a.text, a.tokens_in, a.tokens_out, a.model) == (b.text, b.tokens_in, b.tokens_out, b.model) == ("hi", 3, 1, "m")
+    assert starts == ["start"] and len(posted) == 2 and posted[0] == posted[1]  # same request either way
+    from langchain_core.tracers.context import tracing_v2_callback_var
+
+    token = tracing_v2_callback_var.set(object())  # what `with tracing_v2_enabled():` sets
+    try:
+        assert _direct_call(plain) is None  # a tracer would see the call: keep LangChain's path
+    finally:
+        tracing_v2_callback_var.reset(token)
+    assert _direct_call(plain) is not None
