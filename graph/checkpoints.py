@@ -82,10 +82,19 @@ def claim_checkpoint_file(settings: Settings, worker: str) -> tuple[Path, _FileL
 
 
 def batched_sqlite_saver(conn: Any, writer: Any, existing: set[str]) -> Any:
-    """An ``AsyncSqliteSaver`` whose writes go through the batch's TraceWriter (group commit, ordered
-    after the events before them) and whose reads skip the database for threads it never held."""
+    """An ``AsyncSqliteSaver`` for batch runs, tuned for this graph's one node per superstep.
+
+    - Writes go through the batch's TraceWriter: group commit, ordered after the events before them.
+    - Only checkpoints that follow a model call are stored; a resume re-runs the cheap nodes after the
+      last one (verify, gate; retrieve and the input when no model call finished yet).
+    - A node's ordinary channel writes are not stored (its checkpoint follows at once); errors and
+      interrupts are.
+    - Reads skip the database for threads it never stored.
+    """
     from langgraph.checkpoint.base import WRITES_IDX_MAP, get_checkpoint_metadata
     from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+    from scireflect.graph.state import MODEL_OUTPUT_CHANNELS
 
     class BatchedSqliteSaver(AsyncSqliteSaver):
         async def aget_tuple(self, config: Any) -> Any:
@@ -96,8 +105,13 @@ def batched_sqlite_saver(conn: Any, writer: Any, existing: set[str]) -> Any:
             return await super().aget_tuple(config)
 
         async def aput(self, config: Any, checkpoint: Any, metadata: Any, new_versions: Any) -> Any:
-            await self.setup()
             conf = config["configurable"]
+            if not MODEL_OUTPUT_CHANNELS.intersection(new_versions):
+                # Not after a model call (input, retrieve, verify, gate): a resume from the checkpoint
+                # before it runs those cheap, deterministic nodes again, so storing it buys nothing.
+                return {"configurable": {"thread_id": conf["thread_id"], "checkpoint_ns": conf["checkpoint_ns"],
+                                         "checkpoint_id": checkpoint["id"]}}
+            await self.setup()
             type_, blob = self.serde.dumps_typed(checkpoint)
             meta = json.dumps(get_checkpoint_metadata(config, metadata), ensure_ascii=False).encode("utf-8", "ignore")
             existing.add(str(conf["thread_id"]))
@@ -110,10 +124,9 @@ def batched_sqlite_saver(conn: Any, writer: Any, existing: set[str]) -> Any:
                                      "checkpoint_id": checkpoint["id"]}}
 
         async def aput_writes(self, config: Any, writes: Any, task_id: str, task_path: str = "") -> None:
-            # A node's ordinary channel writes are not kept: every superstep here runs one node, whose
-            # checkpoint follows its writes at once, so they would only save re-running that node after a
-            # crash in between (an event may then appear twice, as documented in graph/tracewriter.py).
-            # Errors, interrupts and resume values are kept: LangGraph needs them to resume correctly.
+            # Every superstep here runs one node, whose checkpoint follows its writes at once, so they would
+            # only save re-running that node after a crash in between (its earlier event is then replaced,
+            # see graph/resume.py). Errors, interrupts and resume values are what LangGraph needs.
             writes = [w for w in writes if w[0] in WRITES_IDX_MAP]
             if not writes:
                 return

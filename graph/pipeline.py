@@ -433,15 +433,18 @@ class _Batch:
 
     async def _solve(self, q: Question, trace: Trace, resumed: bool, rerun: bool) -> Trace:
         pipe = self.pipe
-        await self.writer.astart(trace, resumed)
         inputs: dict[str, Any] | None = pipe._inputs(q, trace)
         state: dict[str, Any] | None = None
+        keep: int | None = 0  # a resumed trace without a checkpoint runs again from its start
         if self.saver is not None and (resumed or rerun):
-            how, values = await resume_point(self.graph, self.saver, pipe._config(q), resumed)
-            if how == "continue":
+            point = await resume_point(self.graph, self.saver, pipe._config(q), resumed)
+            keep = point.keep_events
+            if point.how == "continue":
                 inputs = None
-            elif how == "done":
-                state = values
+            elif point.how == "done":
+                state = point.values
+        # the events of nodes that will run again go, so each node of the trace appears once
+        await self.writer.astart(trace, resumed, keep_events=keep if resumed else None)
         if state is None:
             state = await pipe._invoke(self.graph, inputs, q, self.ctx)
         pipe._apply(trace, state)

@@ -58,20 +58,32 @@ def thread_id(question_id: str, version: str) -> str:
     return f"{question_id}:{version}"
 
 
-async def resume_point(graph: Any, saver: Any, config: dict[str, Any], resumed: bool) -> tuple[str, dict[str, Any]]:
-    """How to (re)enter the graph for a question: ``("start", {})``, ``("continue", {})`` from the last
-    checkpoint, or ``("done", values)`` when the graph had ended before the crash.
+@dataclass(frozen=True)
+class ResumePoint:
+    """How to (re)enter the graph for a question, and how many of its trace's events stay.
 
-    A thread left over from an earlier trace of the same key (``--rerun``) is deleted first, so its
-    attempts never leak into the new trace.
+    ``how``: ``start`` (from the beginning), ``continue`` (from the last checkpoint) or ``done`` (the graph
+    had ended before the crash; ``values`` is its final state). ``keep_events``: events with a higher
+    sequence number belong to nodes that will run again and are deleted (None: keep all). Every superstep
+    of the graph runs one node, so a checkpoint at step k follows exactly the nodes of events 1..k.
     """
+
+    how: str
+    values: dict[str, Any]
+    keep_events: int | None
+
+
+async def resume_point(graph: Any, saver: Any, config: dict[str, Any], resumed: bool) -> ResumePoint:
+    """Where a question resumes. A thread left over from an earlier trace of the same key (``--rerun``)
+    is deleted first, so its attempts never leak into the new trace."""
     snap = await graph.aget_state(config)
     values = dict(snap.values or {})
     if resumed and values:
         if snap.next:
-            return "continue", {}
+            step = (snap.metadata or {}).get("step")
+            return ResumePoint("continue", {}, max(0, int(step)) if isinstance(step, int) else None)
         if values.get("status") and values["status"] != "running":
-            return "done", values
+            return ResumePoint("done", values, None)
     if values:
         await saver.adelete_thread(config["configurable"]["thread_id"])
-    return "start", {}
+    return ResumePoint("start", {}, 0)

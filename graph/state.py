@@ -43,6 +43,12 @@ class State(InputState, total=False):
     gate: Gate
 
 
+# Channels that only the nodes calling a model write (solve, revise, revise_with_answer set the round;
+# critique sets the critique). A checkpoint whose new versions include one of them follows a model call;
+# graph/checkpoints.py stores only those, since every other node is cheap to run again.
+MODEL_OUTPUT_CHANNELS = frozenset({"round", "critique"})
+
+
 def last_attempt(state: dict[str, Any]) -> Attempt | None:
     attempts = state.get("attempts") or []
     return attempts[-1] if attempts else None

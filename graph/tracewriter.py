@@ -5,8 +5,9 @@ be committed (that would put a database round trip in every question's critical 
 is what makes a crash safe. Each batch commits, in this order: trace starts and events; LangGraph
 checkpoints; records and trace finishes; deletion of finished questions' checkpoints. So a checkpoint
 on disk implies the events before it are on disk, and a finished trace implies its record is: a run
-killed at any instant resumes without losing or doubling anything (at worst a node runs again and its
-event appears twice). Reads pass through to the wrapped ``TraceStore``.
+killed at any instant resumes without losing or doubling anything: nodes after the last stored checkpoint
+run again, and a resumed trace's start deletes their earlier events first (``keep_events``), so each
+node of a finished trace appears once. Reads pass through to the wrapped ``TraceStore``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from scireflect.errors import StoreError
@@ -87,9 +88,11 @@ class TraceWriter:
         """Return once everything queued before it is committed."""
         await self._put("barrier", None, wait=True)  # type: ignore[misc]
 
-    async def astart(self, trace: Trace, resumed: bool = False) -> None:
-        """Insert the trace (or, resumed, mark it running again under this run) before its first event."""
-        self._put("start", (trace, resumed))
+    async def astart(self, trace: Trace, resumed: bool = False, keep_events: int | None = None) -> None:
+        """Insert the trace (or, resumed, mark it running again under this run) before its first event.
+        ``keep_events``: for a resumed trace, delete its events after this sequence number (their nodes
+        run again) and take their tokens off the trace's totals."""
+        self._put("start", (trace, resumed, keep_events))
         await self._maybe_wait()
 
     async def aadd_event(self, event: Event) -> Event:
@@ -185,12 +188,17 @@ class TraceWriter:
         if by_kind["drop"]:
             self._drop(by_kind["drop"])
 
-    def _starts(self, conn: Any, starts: list[tuple[Trace, bool]]) -> None:
+    def _starts(self, conn: Any, starts: list[tuple[Trace, bool, int | None]]) -> None:
         new = []
-        for trace, resumed in starts:
+        for trace, resumed, keep in starts:
             row = _trace_row(trace)
             if resumed:
                 row.pop("tokens_in"), row.pop("tokens_out"), row.pop("created_at")
+                if keep is not None:
+                    conn.execute(delete(events).where(events.c.trace_id == trace.id, events.c.seq > keep))
+                    kept = select(func.coalesce(func.sum(events.c.tokens_in), 0), func.coalesce(
+                        func.sum(events.c.tokens_out), 0)).where(events.c.trace_id == trace.id)
+                    row["tokens_in"], row["tokens_out"] = conn.execute(kept).one()
                 conn.execute(update(traces).where(traces.c.id == trace.id).values(**row))
                 last = conn.execute(select(func.max(events.c.seq)).where(events.c.trace_id == trace.id)).scalar()
                 self._seq[trace.id] = int(last or 0)

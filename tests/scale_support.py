@@ -134,10 +134,22 @@ def sqlite_url(home: Path) -> str:
 
 
 def outcome(url: str) -> dict[str, Any]:
-    """What a run leaves: per question its single trace's status, and the records' content."""
+    """What a run leaves: per question its single trace's status and the nodes of its events in order
+    (each node once, numbered 1..n, even where a crash made some of them run again), the traces' token
+    totals against their events', and the records' content."""
     traces = query(url, "SELECT question_id, status FROM traces")
     records = query(url, "SELECT question_id, stage, answer_shown, completion FROM records")
+    evs = query(url, "SELECT t.question_id, e.seq, e.node FROM events e JOIN traces t ON t.id = e.trace_id "
+                     "ORDER BY t.question_id, e.seq")
+    nodes: dict[str, list[tuple[int, str]]] = {}
+    for qid, seq, node in evs:
+        nodes.setdefault(qid, []).append((seq, node))
+    mismatched = query(url, "SELECT count(*) FROM traces t WHERE t.tokens_in != (SELECT coalesce(sum(tokens_in), 0) "
+                            "FROM events e WHERE e.trace_id = t.id)")[0][0]
     return {"traces": sorted(traces), "records": sorted(records),
+            "nodes": {q: [n for _, n in v] for q, v in nodes.items()},
+            "seq_gaps": sum(1 for v in nodes.values() if [s for s, _ in v] != list(range(1, len(v) + 1))),
+            "token_mismatch": mismatched,
             "trace_dups": len(traces) - len({t[0] for t in traces}),
             "record_dups": len(records) - len({r[0] for r in records})}
 

@@ -41,6 +41,7 @@ def test_baseline_is_complete(baseline):
     assert {s for _, s in baseline["traces"]} >= {"accepted_cot", "accepted_reflection", "accepted_with_answer",
                                                   "rejected", "duplicate"}
     assert len(baseline["records"]) == 30 and baseline["record_dups"] == 0
+    assert baseline["seq_gaps"] == 0 and baseline["token_mismatch"] == 0 and len(baseline["nodes"]) == N  # the duplicate has none
 
 
 def test_kill_9_at_several_points_then_rerun_equals_uninterrupted(workload, baseline, tmp_path):
