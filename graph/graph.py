@@ -1,6 +1,6 @@
 """The SciInstruct self-reflective loop as a LangGraph StateGraph.
 
-START -> retrieve -> solve -> verify --ok--> gate -> END
+START -> (retrieve, when retrieval is on and an index exists) -> solve -> verify --ok--> gate -> END
                                 \\--not ok, round < max--> critique -> revise -> verify
                                 \\--not ok, rounds spent, stage 3 on--> revise_with_answer -> verify
                                 \\--otherwise--> END (rejected)
@@ -24,6 +24,10 @@ class RoutingError(RuntimeError):
 
 def _failed(state: State) -> bool:
     return state.get("status") == "error"
+
+
+def start(state: State) -> Literal["retrieve", "solve"]:
+    return "retrieve" if state.get("retrieval", True) else "solve"
 
 
 def after_solve(state: State) -> Literal["verify", "__end__"]:
@@ -78,7 +82,7 @@ def build_graph(checkpointer: Any = None) -> Any:
     g = StateGraph(State, context_schema=GraphContext, input_schema=InputState)
     for name, impl in NODES.items():
         g.add_node(name, recorded(name, impl))
-    g.add_edge(START, "retrieve")
+    g.add_conditional_edges(START, _in_loop(start), ["retrieve", "solve"])
     g.add_edge("retrieve", "solve")
     g.add_conditional_edges("solve", _in_loop(after_solve), ["verify", END])
     g.add_conditional_edges("verify", _in_loop(after_verify), ["gate", "critique", "revise_with_answer", END])

@@ -145,7 +145,13 @@ class Pipeline:
 
     def _inputs(self, q: Question, trace: Trace) -> dict[str, Any]:
         return {"question": q, "trace_id": trace.id, "max_rounds": self.settings.max_rounds,
-                "stage3": self.settings.stage3}
+                "stage3": self.settings.stage3, "retrieval": self.retrieves(q)}
+
+    def retrieves(self, q: Question) -> bool:
+        """Whether the retrieve node runs for ``q``: its own flag, else the settings', and an index exists.
+        Otherwise the graph goes straight to solve (a step less per question: no event saying it is off)."""
+        enabled = self.settings.retrieval if q.retrieval is None else q.retrieval
+        return bool(enabled) and self.context.retriever is not None
 
     async def _invoke(self, graph: Any, inputs: dict[str, Any] | None, q: Question, ctx: GraphContext) -> dict[str, Any]:
         """Run the graph to its end; a failure of the graph itself becomes this trace's error."""

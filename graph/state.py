@@ -30,6 +30,7 @@ class InputState(TypedDict):
     trace_id: str
     max_rounds: int
     stage3: bool
+    retrieval: bool  # the retrieve node runs: retrieval is on for this question and an index exists
 
 
 class State(InputState, total=False):

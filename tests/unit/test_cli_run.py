@@ -87,11 +87,11 @@ def test_traces_show_and_export(home, fake_llm):
     tid = json.loads(runner.invoke(app, ["traces", "list", "--json"]).output)[0]["id"]
     shown = runner.invoke(app, ["traces", "show", tid])
     assert shown.exit_code == 0
-    for node in ("retrieve", "solve", "verify", "gate"):
+    for node in ("solve", "verify", "gate"):
         assert node in shown.output
     exported = json.loads(runner.invoke(app, ["traces", "export", tid]).output)
-    assert exported["id"] == tid and [e["node"] for e in exported["events"]][:2] == ["retrieve", "solve"]
-    assert exported["events"][1]["messages_in"][0]["role"] == "system"
+    assert exported["id"] == tid and [e["node"] for e in exported["events"]][:2] == ["solve", "verify"]
+    assert exported["events"][0]["messages_in"][0]["role"] == "system"
     missing = runner.invoke(app, ["traces", "show", "t_doesnotexist"])
     assert missing.exit_code == 1 and "no trace" in missing.output
 

@@ -30,17 +30,17 @@ def nodes(trace: Any) -> list[str]:
 def test_accepted_at_stage_1(settings, stores):
     trace = run(settings, stores, RIGHT)
     assert trace.status == "accepted_cot"
-    assert nodes(trace) == ["retrieve", "solve", "verify", "gate"]
-    assert [e.seq for e in trace.events] == [1, 2, 3, 4]
+    assert nodes(trace) == ["solve", "verify", "gate"]
+    assert [e.seq for e in trace.events] == [1, 2, 3]
     assert trace.attempts[0].verdicts[0].ok
     stored = stores.traces.get(trace.id)
-    assert stored.status == "accepted_cot" and not stored.answer_shown and len(stored.events) == 4
+    assert stored.status == "accepted_cot" and not stored.answer_shown and len(stored.events) == 3
 
 
 def test_accepted_after_a_reflection_round(settings, stores):
     trace = run(settings, stores, WRONG, "The pressure formula was applied wrongly.", RIGHT)
     assert trace.status == "accepted_reflection"
-    assert nodes(trace) == ["retrieve", "solve", "verify", "critique", "revise", "verify", "gate"]
+    assert nodes(trace) == ["solve", "verify", "critique", "revise", "verify", "gate"]
     assert [a.stage for a in trace.attempts] == ["cot", "reflection"]
     assert trace.attempts[1].critique == "The pressure formula was applied wrongly."
     assert not trace.answer_shown
@@ -51,7 +51,7 @@ def test_accepted_with_the_answer_shown(settings, stores):
     trace = run(s, stores, WRONG, "wrong formula", WRONG, RIGHT)
     assert trace.status == "accepted_with_answer"
     assert trace.answer_shown
-    assert nodes(trace) == ["retrieve", "solve", "verify", "critique", "revise", "verify",
+    assert nodes(trace) == ["solve", "verify", "critique", "revise", "verify",
                             "revise_with_answer", "verify", "gate"]
     shown = [e for e in trace.events if e.node == "revise_with_answer"][0]
     assert GOLD in shown.messages_in[-1]["content"]
@@ -90,7 +90,7 @@ def test_llm_error_ends_the_trace_as_error(settings, stores):
     trace = run(settings, stores, model=model)
     assert trace.status == "error"
     assert "solve failed" in trace.reason
-    assert nodes(trace) == ["retrieve", "solve"]
+    assert nodes(trace) == ["solve"]
     assert trace.events[-1].error and "ProviderError" in trace.events[-1].error
 
 
@@ -110,7 +110,7 @@ def test_many_rounds_stay_within_the_recursion_limit(settings, stores):
     texts = [WRONG] + ["c", WRONG] * 6 + [WRONG]
     trace = run(s, stores, *texts)
     assert trace.status == "rejected"
-    longest = 3 + 3 * 6 + 2  # retrieve, solve, verify; 3 per round; stage 3 and its verify
+    longest = 2 + 3 * 6 + 2  # solve, verify (no index: no retrieve); 3 per round; stage 3 and its verify
     assert len(trace.events) == longest
     assert longest + 1 <= recursion_limit(6) <= longest + 8  # gate fits; never LangGraph's default
 
@@ -147,4 +147,25 @@ def test_events_are_stored_as_nodes_finish(settings, stores):
 
     stores.traces.add_event = spy
     pipe.run(Q)
-    assert seen == [1, 2, 3, 4]
+    assert seen == [1, 2, 3]
+
+
+def test_retrieve_runs_only_when_on_for_the_question_and_an_index_exists(settings, stores):
+    from scireflect.schema import Chunk
+
+    class Index:
+        def __init__(self) -> None:
+            self.queries: list[str] = []
+
+        def retrieve(self, query: str, k: int, where: Any = None) -> list[Chunk]:
+            self.queries.append(query)
+            return [Chunk(id="c1", text="p1 V1 = p2 V2 at constant temperature.", source="book.md")]
+
+    index = Index()
+    on = settings.model_copy(update={"retrieval": True})
+    pipe = Pipeline(on, stores, models=[(fake_model(RIGHT, RIGHT), None)], retriever=index, gate=None)
+    with_index = pipe.run(Q)
+    assert nodes(with_index) == ["retrieve", "solve", "verify", "gate"] and index.queries == [Q.question]
+    assert with_index.attempts[0].retrieved == ["c1"]
+    opted_out = pipe.run(Q.model_copy(update={"id": "p2", "retrieval": False}))  # the question's own flag wins
+    assert nodes(opted_out) == ["solve", "verify", "gate"] and len(index.queries) == 1

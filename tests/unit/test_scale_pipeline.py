@@ -61,7 +61,7 @@ def test_stop_then_rerun_resumes_from_the_checkpoint(settings, stores):
     assert stores.runs.get(first.run.id)["status"] == "interrupted"
     t0 = stores.traces.find("q0", p.version)
     assert t0.status == "running"
-    assert [e.node for e in stores.traces.get(t0.id).events] == ["retrieve", "solve", "verify"]
+    assert [e.node for e in stores.traces.get(t0.id).events] == ["solve", "verify"]
 
     fresh = ScriptedModel(questions=qs)
     second = batch(pipe_for(settings, stores, fresh), qs, concurrency=3)
@@ -69,8 +69,8 @@ def test_stop_then_rerun_resumes_from_the_checkpoint(settings, stores):
     t1 = stores.traces.get(t0.id)
     assert t1.status == "accepted_reflection" and t1.run_id == second.run.id  # the same trace, finished
     assert fresh.calls["solver"] == 0  # solve was checkpointed: not run again
-    assert [e.node for e in t1.events] == ["retrieve", "solve", "verify", "critique", "revise", "verify", "gate"]
-    assert [e.seq for e in t1.events] == list(range(1, 8))
+    assert [e.node for e in t1.events] == ["solve", "verify", "critique", "revise", "verify", "gate"]
+    assert [e.seq for e in t1.events] == list(range(1, 7))
     assert stores.traces.count() == 3 and stores.records.count() == 3
 
 

@@ -31,8 +31,8 @@ def test_trace_page_of_a_graph_run(settings, stores):
 
     html = client.get(f"/traces/{trace.id}").text
     nodes = re.findall(r'id="ev-\d+" data-node="(\w+)"', html)
-    assert nodes == ["retrieve", "solve", "verify", "critique", "revise", "verify", "gate"]
-    first_verify = html[html.index('id="ev-3"'):html.index('id="ev-4"')]
+    assert nodes == ["solve", "verify", "critique", "revise", "verify", "gate"]
+    first_verify = html[html.index('id="ev-2"'):html.index('id="ev-3"')]
     wrong = re.findall(r'<li class="step st-wrong first-wrong">(.*?)</li>', first_verify, flags=re.S)
     assert len(wrong) == 1 and "120/2 = 50" in wrong[0] and "left side is 60, right side is 50" in wrong[0]
     assert "retrieval skipped" in html and "solver (first attempt) → reviser (round 1)" in html

@@ -24,7 +24,7 @@ def test_highlight_marks_taken_edges_visits_and_failures():
     out = highlighted(["retrieve", "solve", "verify", "critique", "revise", "verify", "gate"], finished=True)
     style = next(ln for ln in out.splitlines() if ln.strip().startswith("linkStyle"))
     taken = {edges[int(i)] for i in style.split()[1].split(",")}
-    assert taken == {"__start__ --> retrieve;", "retrieve --> solve;", "solve -.-> verify;", "verify -.-> critique;",
+    assert taken == {"__start__ -.-> retrieve;", "retrieve --> solve;", "solve -.-> verify;", "verify -.-> critique;",
                      "critique -.-> revise;", "revise -.-> verify;", "verify -.-> gate;", "gate --> __end__;"}
     assert 'verify("verify ×2")' in out
     assert "class __start__,retrieve,solve,verify,critique,revise,gate,__end__ taken" in out
