@@ -77,8 +77,10 @@ async def batch(url: str, qs: list[Any], c: int, workdir: Path) -> dict[str, Any
     return {"wall": wall, "cpu": cpu, "starts": starts, "ends": ends, "t0": t0, "counts": dict(summary.counts)}
 
 
-def batch_processes(url: str, qs: list[Any], c: int, workers: int, workdir: Path) -> dict[str, Any]:
-    """The same batch on ``workers`` local processes (graph/distributed.py); rate from progress samples."""
+def batch_processes(url: str, qs: list[Any], c: int, workers: int, workdir: Path,
+                    longest_s: float = 1.8) -> dict[str, Any]:
+    """The same batch on ``workers`` local processes (graph/distributed.py); the steady rate from progress
+    samples (every 0.5 s): from one longest question after the first completion, while at least C remain."""
     from scireflect.graph.distributed import run_processes
     from scireflect.graph.pipeline import Pipeline
     from scireflect.settings import Settings
@@ -93,7 +95,8 @@ def batch_processes(url: str, qs: list[Any], c: int, workers: int, workdir: Path
                   on_progress=lambda p: samples.append((time.perf_counter(), p["done"])))
     wall = time.perf_counter() - t0
     stores.close()
-    full = [(t, d) for t, d in samples if c <= d <= len(qs) - c]
+    first = next((t for t, d in samples if d > 0), None)
+    full = [(t, d) for t, d in samples if first is not None and t >= first + longest_s and d <= len(qs) - c]
     rate = (full[-1][1] - full[0][1]) / (full[-1][0] - full[0][0]) if len(full) > 2 else len(qs) / wall
     return {"wall": wall, "rate": rate, "cpu": _cpu_with_reaped_children() - c0}
 
@@ -175,7 +178,9 @@ def main() -> None:
         w = resolve_workers(workers, Settings(provider="openai", base_url="http://127.0.0.1:1/v1"), c, n)
         if w > 1 and args.single_too:
             runs.append((c, n, 1))
-        runs.append((c, n, w))
+        # processes start one after another (imports, verifier pools: seconds each), so their steady state
+        # needs a longer run to be measured apart from the start
+        runs.append((c, n * 3 if w > 1 else n, w))
     total = sum(n for _, n, _ in runs) + 2 * max(args.concurrency) + args.min_questions
     qs_all = questions(total, args.mix, 0)
     root = Path(tempfile.mkdtemp(prefix="scireflect-bench-"))
@@ -197,7 +202,7 @@ def main() -> None:
             ideal = c / (calls * lat)
             v0 = children_cpu(exclude)
             if w > 1:
-                res = batch_processes(srv.url, qs, c, w, root / f"c{c}w{w}")
+                res = batch_processes(srv.url, qs, c, w, root / f"c{c}w{w}", max(CALLS.values()) * lat * 1.5)
                 rate, cpu, vcpu = res["rate"], res["cpu"], float("nan")  # workers' CPU includes their verifiers
             else:
                 res = run_loop(batch(srv.url, qs, c, root / f"c{c}w1"))
