@@ -149,6 +149,16 @@ async def plain_loop(url: str, qs: list[Any], settings_home: Path) -> float:
     return len(qs) / (time.perf_counter() - t0)
 
 
+def cpu_check() -> float:
+    """Seconds one core takes for a fixed pure-Python loop (about 1.6 s on the quiet development machine):
+    shared machines vary by half, and this says how fast this one was during the run."""
+    t = time.process_time()
+    x = 0
+    for i in range(30_000_000):
+        x += i * i % 7
+    return time.process_time() - t
+
+
 def main() -> None:
     from scireflect.testing.openai_server import ServerProcess, parse_mix
 
@@ -212,7 +222,8 @@ def main() -> None:
         base_qs = qs_all[pos:pos + args.min_questions]
         base_calls = sum(CALLS[q.metadata["outcome"]] for q in base_qs) / len(base_qs)
         base = run_loop(plain_loop(srv.url, base_qs, root / "plain"))
-    print(f"latency {args.latency_ms:.0f} ms per call, mix {args.mix}, {os.cpu_count()} CPUs, workers {args.workers}")
+    print(f"latency {args.latency_ms:.0f} ms per call, mix {args.mix}, {os.cpu_count()} CPUs, workers {args.workers}, "
+          f"CPU check {cpu_check():.2f} s (about 1.6 s on the quiet development machine)")
     print("| concurrency | processes | questions | calls/question | ideal q/s | steady q/s | overall q/s "
           "| steady/ideal | orchestrator CPU ms/question | verifier CPU ms/question |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
