@@ -13,14 +13,14 @@ import atexit
 import json
 import logging
 import os
-import select
 import shutil
-import signal
 import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
+
+from scireflect.tools.verifiers.childproc import ChildProcess
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +38,11 @@ class LeanUnavailable(Exception):
 
 
 # -- the REPL process ----------------------------------------------------------------------------
-class ReplProcess:
+class ReplProcess(ChildProcess):
     """One REPL process in its own process group, speaking the documented JSON protocol:
     commands are JSON objects separated by blank lines; each response is a JSON object ended by a blank line."""
+
+    what = "REPL"
 
     def __init__(self, cmd: list[str], cwd: str | None, header: str, startup_timeout_s: float):
         exe = shutil.which(cmd[0]) if not os.path.isabs(cmd[0]) else cmd[0]
@@ -65,9 +67,6 @@ class ReplProcess:
                 raise LeanUnavailable(f"import header failed: {_first_error(resp)}")
             self.env = int(resp["env"])
 
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
     def command(self, message: dict[str, Any], timeout_s: float) -> dict[str, Any] | None:
         """Send one command and read its response; None at the deadline. Raises EOFError if the REPL died."""
         assert self.proc.stdin is not None
@@ -76,25 +75,7 @@ class ReplProcess:
             self.proc.stdin.flush()
         except (BrokenPipeError, OSError) as e:
             raise EOFError(f"REPL input closed: {e}") from e
-        return self._read(time.monotonic() + timeout_s)
-
-    def _read(self, deadline: float) -> dict[str, Any] | None:
-        assert self.proc.stdout is not None
-        fd = self.proc.stdout.fileno()
-        while True:
-            parsed = self._try_parse()
-            if parsed is not None:
-                return parsed
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return None
-            ready, _, _ = select.select([fd], [], [], remaining)
-            if not ready:
-                continue
-            chunk = os.read(fd, 1 << 16)
-            if not chunk:
-                raise EOFError("REPL closed its output")
-            self._buf += chunk
+        return self._read_until(time.monotonic() + timeout_s, self._try_parse)
 
     def _try_parse(self) -> dict[str, Any] | None:
         # A response ends at a blank line; the JSON may itself span several lines.
@@ -125,23 +106,6 @@ class ReplProcess:
         except OSError:
             pass
         return 0.0
-
-    def kill(self) -> None:
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        try:
-            self.proc.kill()
-            self.proc.wait(timeout=5)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            pass
-        for s in (self.proc.stdin, self.proc.stdout):
-            try:
-                if s:
-                    s.close()
-            except OSError:
-                pass
 
 
 def _errors(resp: dict[str, Any]) -> list[dict[str, Any]]:

@@ -16,7 +16,6 @@ import json
 import logging
 import os
 import collections
-import select
 import signal
 import subprocess
 import sys
@@ -24,6 +23,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
+
+from scireflect.tools.verifiers.childproc import ChildProcess
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +52,10 @@ class TaskResult:
         return self.status == "ok"
 
 
-class _Worker:
+class _Worker(ChildProcess):
     """One worker process speaking JSON lines over its stdin/stdout."""
+
+    what = "worker"
 
     def __init__(self, args: list[str]):
         env = dict(os.environ)
@@ -69,9 +72,6 @@ class _Worker:
     def pid(self) -> int:
         return self.proc.pid
 
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
     def send(self, message: dict[str, Any]) -> None:
         assert self.proc.stdin is not None
         self.proc.stdin.write(json.dumps(message).encode() + b"\n")
@@ -79,43 +79,13 @@ class _Worker:
 
     def recv(self, deadline: float) -> dict[str, Any] | None:
         """The next JSON line, or None at the deadline. Raises EOFError when the worker died."""
-        assert self.proc.stdout is not None
-        fd = self.proc.stdout.fileno()
-        while b"\n" not in self._buf:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return None
-            ready, _, _ = select.select([fd], [], [], remaining)
-            if not ready:
-                continue
-            chunk = os.read(fd, 1 << 16)
-            if not chunk:
-                raise EOFError("worker closed its output")
-            self._buf += chunk
-            if len(self._buf) > MAX_LINE:
-                raise EOFError("worker reply too long")
+        return self._read_until(deadline, self._take_line, max_bytes=MAX_LINE)
+
+    def _take_line(self) -> Any:
+        if b"\n" not in self._buf:
+            return None
         line, _, self._buf = self._buf.partition(b"\n")
         return json.loads(line)
-
-    def kill(self) -> None:
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        try:
-            self.proc.kill()
-        except ProcessLookupError:
-            pass
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL is not ignorable
-            pass
-        for stream in (self.proc.stdin, self.proc.stdout):
-            try:
-                if stream:
-                    stream.close()
-            except OSError:
-                pass
 
     def close(self, timeout: float = 2.0) -> None:
         """Ask politely (EOF on stdin), then kill."""

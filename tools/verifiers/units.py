@@ -129,7 +129,6 @@ def split_quantity(text: str) -> SplitQuantity | None:
 def _tokens_to_pint(unit: str) -> str | None:
     """Unit text -> a pint unit expression built only from known unit names, ``*``, ``/``, ``**`` and
     parentheses; None when some token is not a unit."""
-    ureg = registry()
     s = unit.replace("\\cdot", "*").replace("\\times", "*").replace("×", "*")
     s = re.sub(r"\\frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}", r"(\1)/(\2)", s)
     s = re.sub(r"\bper\b", "/", s)
