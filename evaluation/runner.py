@@ -23,7 +23,6 @@ from scireflect.evaluation.scoring import score
 from scireflect.evaluation.stats import summarize
 from scireflect.schema import Question, utcnow
 from scireflect.settings import Settings
-from scireflect.tools import verify_answer
 
 Progress = Callable[[int, int], None]
 
@@ -126,8 +125,10 @@ def evaluate(settings: Settings, cfg: EvalConfig, progress: Progress | None = No
             progress(done, len(items))
 
     if todo:
-        # The verifier starts its worker pool on first use; start it before the clock, like the model.
-        verify_answer("1", "1")
+        # The verifier's worker pool starts on first use; start it before the clock, like the model.
+        from scireflect.tools.verifiers.pool import get_pool
+
+        get_pool().wait_ready()
     t0, status = time.perf_counter(), "interrupted"
     try:
         backend.run([(q.id, messages[q.id]) for q in todo], on_done)

@@ -121,19 +121,25 @@ def convert_gguf(gguf: Path, settings: Settings) -> Path:
     """The plain checkpoint for a GGUF under ``HOME/models/``, converting it if it is missing or stale."""
     out = converted_dir(gguf, settings)
     stamp = _source_stamp(gguf)
-    marker = out / SOURCE_FILE
-    if marker.is_file() and (out / "config.json").is_file():
-        try:
-            if json.loads(marker.read_text()) == stamp:
-                return out
-        except ValueError:
-            pass  # a broken marker means a broken conversion: redo it
+    if _is_current(out, stamp):
+        return out
     with main_process_first():
-        if marker.is_file() and json.loads(marker.read_text()) == stamp:
+        if _is_current(out, stamp):
             return out  # another process converted it while we waited
         log.info("converting %s into a trainable checkpoint at %s", gguf, out)
         _convert(gguf, out, stamp)
     return out
+
+
+def _is_current(out: Path, stamp: dict[str, Any]) -> bool:
+    """A finished conversion of this very GGUF (a broken or stale marker means: convert again)."""
+    marker = out / SOURCE_FILE
+    if not (marker.is_file() and (out / "config.json").is_file()):
+        return False
+    try:
+        return json.loads(marker.read_text()) == stamp
+    except ValueError:
+        return False
 
 
 def _convert(gguf: Path, out: Path, stamp: dict[str, Any]) -> None:

@@ -232,7 +232,10 @@ def load_file(path: Path, skip_bad: bool = False) -> LoadedData:
     if path.is_dir():
         rows, val_rows = _dataset_rows(path)
         train, skipped = convert_rows(rows, str(path), skip_bad)
-        val = convert_rows(val_rows, str(path), skip_bad)[0] if val_rows is not None else None
+        val = None
+        if val_rows is not None:
+            val, val_skipped = convert_rows(val_rows, str(path), skip_bad)
+            skipped = [*skipped, *val_skipped]
         return LoadedData(train, val, skipped, str(path))
     if path.stat().st_size == 0:
         raise InputError("training data file is empty", path=str(path))
@@ -275,6 +278,7 @@ def load_store(settings: Settings, filters: dict[str, Any] | None = None, skip_b
                                   "the record store", skip_bad)
     val = None
     if val_rows is not None:
-        val = convert_rows((("store validation row", i + 1, r) for i, r in enumerate(val_rows)),
-                           "the record store", skip_bad)[0] if val_rows else []
+        val, val_skipped = convert_rows((("store validation row", i + 1, r) for i, r in enumerate(val_rows)),
+                                        "the record store", skip_bad)
+        skipped = [*skipped, *val_skipped]
     return LoadedData(train, val, skipped, "store")

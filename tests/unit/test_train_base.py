@@ -57,6 +57,8 @@ def test_stale_gguf_conversion_is_redone(settings, tmp_path: Path, monkeypatch: 
     gguf.write_bytes(b"GGUF" + b"\1" * 32)
     base_model.convert_gguf(gguf, settings)
     assert len(calls) == 2 and first == settings.home / "models" / "m-hf"
+    (first / base_model.SOURCE_FILE).write_text("{broken")  # a conversion killed while writing its marker
+    assert base_model.convert_gguf(gguf, settings) == first and len(calls) == 3  # converted again, no crash
 
 
 def _gguf_ref() -> BaseRef:

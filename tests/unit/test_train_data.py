@@ -194,3 +194,20 @@ def test_validation_split_is_seeded_and_never_empties_train() -> None:
     a, b = split_validation(ex, 0.125, 0), split_validation(ex, 0.125, 0)
     assert [e.where for e in a[1]] == [e.where for e in b[1]] and len(a[1]) == 2 and len(a[0]) == 14
     assert split_validation(ex[:2], 0.9, 0)[0] and split_validation(ex[:1], 0.5, 0) == (ex[:1], [])
+
+
+def test_from_store_reports_skipped_validation_records_too(settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    def split_rows(settings, fmt="chatml", split=0.9, seed=0, **filters):
+        return {"train": [{"messages": EXPECTED}], "validation": [{"messages": [{"role": "user", "content": Q}]},
+                                                                   {"messages": EXPECTED}]}
+
+    fake = types.ModuleType("scireflect.store.export")
+    fake.iter_export_rows = lambda settings, fmt="chatml", **f: iter(())  # type: ignore[attr-defined]
+    fake.split_rows = split_rows  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "scireflect.store.export", fake)
+    import scireflect.store as store_pkg
+
+    monkeypatch.setattr(store_pkg, "export", fake, raising=False)
+    loaded = load_store(settings, skip_bad=True, val_split=0.5)
+    assert len(loaded.train) == 1 and len(loaded.validation) == 1
+    assert len(loaded.skipped) == 1 and "store validation row:1" in loaded.skipped[0]
