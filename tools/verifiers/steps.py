@@ -8,9 +8,10 @@ cannot be evaluated is *unchecked*, never wrong. Advisory unless ``require_steps
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from scireflect.schema import Attempt, Question, Verdict
 from scireflect.tools.verifiers.base import Verifier
@@ -42,8 +43,10 @@ class Claim:
         return f"{self.lhs} {'≈' if self.approx else '='} {self.rhs}"
 
 
-def _line_of(text: str, pos: int) -> int:
-    return text.count("\n", 0, pos) + 1
+def _line_finder(text: str) -> Callable[[int], int]:
+    """pos -> 1-based line of ``text`` (newline offsets found once; counting per row was quadratic)."""
+    newlines = [m.start() for m in re.finditer("\n", text)]
+    return lambda pos: bisect.bisect_left(newlines, pos) + 1
 
 
 def _segments(text: str) -> list[tuple[int, str]]:
@@ -106,6 +109,7 @@ def extract_claims(solution: str, max_claims: int = MAX_CLAIMS) -> list[Claim]:
     """Every adjacent pair of sides of every equality chain in ``solution``, with its 1-based line."""
     claims: list[Claim] = []
     text = solution[-200_000:]
+    line_of = _line_finder(text)
     for pos, content in _segments(text):
         rows = re.split(r"\\\\(?![a-zA-Z])", content)
         prev_last: str | None = None
@@ -115,7 +119,7 @@ def extract_claims(solution: str, max_claims: int = MAX_CLAIMS) -> list[Claim]:
             sides = _chain(row_clean)
             if prev_last is not None and not sides[0][0].strip() and len(sides) > 1:
                 sides[0] = (prev_last, False)  # align continuation: "&= 10" continues the row above
-            line = _line_of(text, offset)
+            line = line_of(offset)
             offset += len(row) + 2
             if len(sides) < 2:
                 prev_last = None
