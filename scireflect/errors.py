@@ -37,6 +37,10 @@ class InputError(ScireflectError):
         self.reason = message
 
 
+# HTTP statuses worth another try besides 5xx: timeout, conflict, too early, rate limited.
+RETRY_STATUSES = frozenset({408, 409, 425, 429})
+
+
 class ProviderError(ScireflectError):
     """A model provider failed: unreachable URL, HTTP status, bad model file."""
 

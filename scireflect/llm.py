@@ -24,7 +24,7 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import ConfigDict, PrivateAttr
 
-from scireflect.errors import ConfigError, ProviderError
+from scireflect.errors import RETRY_STATUSES, ConfigError, ProviderError
 from scireflect.settings import Settings
 
 GGUF_MAGIC = b"GGUF"
@@ -158,8 +158,6 @@ def chat_model(settings: Settings, base_url: str | None = None) -> BaseChatModel
             from langchain_openai import ChatOpenAI
         except ImportError as e:
             raise ConfigError("langchain-openai is not installed; pip install langchain-openai") from e
-        import os
-
         url = base_url or settings.base_url or os.environ.get("OPENAI_BASE_URL")
         key = settings.api_key or os.environ.get("OPENAI_API_KEY") or "sk-no-key"
         model = settings.model or os.environ.get("OPENAI_MODEL") or "default"
@@ -173,8 +171,6 @@ def endpoints(settings: Settings) -> list[str | None]:
     """The OpenAI endpoints to use round-robin (one ``None`` entry for llamacpp)."""
     if settings.provider != "openai":
         return [None]
-    import os
-
     first = settings.base_url or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
     return [first, *settings.base_urls]
 
@@ -208,7 +204,7 @@ def _classify(e: Exception, url: str | None) -> ProviderError:
         raise e
     status = getattr(e, "status_code", None) or getattr(getattr(e, "response", None), "status_code", None)
     name = type(e).__name__
-    retryable = (status in (408, 409, 429) or (status is not None and status >= 500)
+    retryable = (status in RETRY_STATUSES or (status is not None and status >= 500)
                  or any(k in name for k in ("Connection", "Timeout", "RemoteProtocol", "ReadError")))
     if status is None and "APIError" in name:
         retryable = True  # malformed body / dropped connection surfaced as a generic API error

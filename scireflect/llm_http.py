@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import weakref
 from typing import Any
 
@@ -19,9 +20,7 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import ConfigDict, PrivateAttr
 
-from scireflect.errors import ProviderError
-
-RETRY_STATUSES = frozenset({408, 409, 425, 429})
+from scireflect.errors import RETRY_STATUSES, ProviderError
 
 
 def _role(m: BaseMessage) -> str:
@@ -167,8 +166,6 @@ class HttpChatModel(BaseChatModel):
 
 def http_chat_model(settings: Any, base_url: str | None = None) -> HttpChatModel:
     """The lean model for ``settings`` (provider ``openai``), talking to ``base_url`` or the settings' one."""
-    import os
-
     url = base_url or settings.base_url or os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1"
     return HttpChatModel(model=settings.model or os.environ.get("OPENAI_MODEL") or "default", base_url=url,
                          api_key=settings.api_key or os.environ.get("OPENAI_API_KEY") or "sk-no-key",

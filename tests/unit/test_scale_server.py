@@ -10,6 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
+pytest.importorskip("fastapi", reason="the test server needs FastAPI (the scale extra)")
+
 from scireflect.agents import AnswerReviser, Critic, Reviser, Solver
 from scireflect.schema import Attempt, Question
 from scireflect.testing.openai_server import (ServerConfig, create_app, parse_faults, parse_mix, pick_outcome,

@@ -68,6 +68,7 @@ def test_truncated_gguf_fails_to_load_with_the_path(tmp_path):
 
 
 def test_openai_provider_builds_the_lean_http_model(home):
+    pytest.importorskip("aiohttp", reason="the lean HTTP model needs aiohttp (the scale extra)")
     m = chat_model(Settings(provider="openai", base_url="http://127.0.0.1:9/v1", model="m"))
     assert type(m).__name__ == "HttpChatModel"
     assert m.max_tokens == 1024 and m.base_url == "http://127.0.0.1:9/v1"

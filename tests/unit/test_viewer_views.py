@@ -55,7 +55,9 @@ def test_solution_diffs_follow_the_attempts():
 
 @pytest.mark.parametrize(("first_wrong", "marked"), [
     (3, 2),                              # the step's line
+    (5, 3),                              # ... the second wrong step, not the fallback's first one
     ({"line": 3, "text": "c = 4"}, 2),   # the step itself
+    ({"line": 5, "text": "d = 1"}, 3),
     (None, 2),                           # not given: the first step whose status is wrong
     (2, 1),                              # a line wins over an index
 ])
