@@ -18,15 +18,15 @@ from __future__ import annotations
 
 import argparse
 import random
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import httpx
+
+from scireflect.testing.process import free_port, served
 
 LIST_URLS = ["/", "/?page=2", "/?page=37", "/?page=199", "/?status=rejected", "/?status=accepted_reflection&page=5",
              "/?subject=physics&stage=reflection", "/?q=variant+77", "/?q=km", "/?verdict=steps:fail",
@@ -53,29 +53,6 @@ def fill(home: Path, n: int) -> None:
         if (i + 1) % 2500 == 0:
             print(f"  stored {i + 1} traces ({time.perf_counter() - t0:.0f} s)", file=sys.stderr)
     stores.close()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(home: Path, port: int) -> subprocess.Popen:
-    cmd = [sys.executable, "-c", "from scireflect.cli import main; main()", "traces", "serve",
-           "--home", str(home), "--port", str(port)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.2)
-        if proc.poll() is not None:
-            raise SystemExit(f"server exited: {proc.stderr.read().decode() if proc.stderr else ''}")
-    proc.kill()
-    raise SystemExit("server did not start within 60 s")
 
 
 def measure(client: httpx.Client, urls: list[str], n: int) -> tuple[list[float], list[float]]:
@@ -106,17 +83,15 @@ def main() -> None:
         print(f"storing {args.traces} traces ...", file=sys.stderr)
         fill(home, args.traces)
         port = free_port()
-        proc = start_server(home, port)
-        try:
+        cmd = [sys.executable, "-c", "from scireflect.cli import main; main()", "traces", "serve",
+               "--home", str(home), "--port", str(port)]
+        with served(cmd, f"http://127.0.0.1:{port}/healthz", name="traces serve"):
             rng = random.Random(0)
             trace_urls = [f"/traces/t_{rng.randrange(args.traces):06d}" for _ in range(args.requests)]
             with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
                 measure(client, LIST_URLS + trace_urls[:10], len(LIST_URLS) + 10)  # warm caches and imports
                 list_server, list_wall = measure(client, LIST_URLS, args.requests)
                 trace_server, trace_wall = measure(client, trace_urls, args.requests)
-        finally:
-            proc.terminate()
-            proc.wait(10)
     print(f"traces stored: {args.traces}; requests per kind: {args.requests}")
     print(f"{'page':<8}{'server p50':>12}{'server p95':>12}{'client p50':>12}{'client p95':>12}  (ms)")
     for name, s, w in (("list", list_server, list_wall), ("trace", trace_server, trace_wall)):

@@ -8,7 +8,6 @@ exported file opens from file:// with no network. Screenshots go to test-artifac
 from __future__ import annotations
 
 import os
-import socket
 import threading
 import time
 from pathlib import Path
@@ -34,15 +33,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     uvicorn = pytest.importorskip("uvicorn", reason="the viewer needs the 'viewer' extra (uvicorn)")
     from scireflect.settings import Settings
     from scireflect.store import open_stores
+    from scireflect.testing.process import free_port
     from scireflect.viewer.app import LOOPBACK_NAMES, create_app
 
     stores = open_stores(Settings(home=tmp_path_factory.mktemp("viewer-browser") / "ws"))
     for i in range(N):
         store_trace(stores, sample_trace(i))
     store_trace(stores, sample_trace(900, status="accepted_with_answer", payload=XSS))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     srv = uvicorn.Server(uvicorn.Config(create_app(stores, allowed_hosts=LOOPBACK_NAMES), host="127.0.0.1",
                                         port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
