@@ -37,7 +37,7 @@ def is_postgres(url: str) -> bool:
 
 def _libpq_url(url: str) -> str:
     """SQLAlchemy's ``postgresql+psycopg://`` as the plain URL psycopg takes."""
-    scheme, rest = url.split("://", 1)
+    _, rest = url.split("://", 1)
     return "postgresql://" + rest
 
 
@@ -132,12 +132,11 @@ def batched_sqlite_saver(conn: Any, writer: Any, existing: set[str]) -> Any:
                 return
             await self.setup()
             conf = config["configurable"]
-            verb = "REPLACE"
             rows = [(str(conf["thread_id"]), str(conf["checkpoint_ns"]), str(conf["checkpoint_id"]), task_id,
-                     task_path, WRITES_IDX_MAP.get(channel, idx), channel, *self.serde.dumps_typed(value))
-                    for idx, (channel, value) in enumerate(writes)]
+                     task_path, WRITES_IDX_MAP[channel], channel, *self.serde.dumps_typed(value))
+                    for channel, value in writes]
             await writer.acheckpoint(
-                f"INSERT OR {verb} INTO writes (thread_id, checkpoint_ns, checkpoint_id, task_id, task_path, idx, "
+                "INSERT OR REPLACE INTO writes (thread_id, checkpoint_ns, checkpoint_id, task_id, task_path, idx, "
                 "channel, type, value) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
         async def adelete_thread(self, thread_id: str) -> None:

@@ -296,7 +296,9 @@ def run_ray(settings: Settings, questions: list[Question], run: Run, *, concurre
     """One Ray actor per shard. ``address``: an existing cluster (``auto``, ``ray://HOST:10001``) or
     None for a local one. Across machines, use a PostgreSQL store (``SCIREFLECT_DATABASE_URL``)."""
     ray = _ray()
-    if address and not settings.db_url.startswith("postgres"):
+    from scireflect.graph.checkpoints import is_postgres
+
+    if address and not is_postgres(settings.db_url):
         log.warning("a Ray cluster with a SQLite store works on one machine only; use PostgreSQL across nodes")
     started = not ray.is_initialized()
     if started:

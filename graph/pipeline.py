@@ -14,7 +14,6 @@ import contextlib
 import dataclasses
 import gc
 import logging
-import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
@@ -83,7 +82,6 @@ class Progress:
     errors: int = 0
     skipped: int = 0
     duplicates: int = 0
-    started: float = field(default_factory=time.monotonic)
     writer: Any = None
 
     @property

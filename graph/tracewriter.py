@@ -63,7 +63,6 @@ class TraceWriter:
         self._ckpt: sqlite3.Connection | None = None
         self.tokens_in = 0  # totals over the events written by this writer (progress display)
         self.tokens_out = 0
-        self.batches = 0
         self._thread = threading.Thread(target=self._loop, name="scireflect-trace-writer", daemon=True)
         self._thread.start()
 
@@ -160,7 +159,6 @@ class TraceWriter:
                 msg = str(e).splitlines()[0][:200] if str(e) else ""
                 exc = e if isinstance(e, StoreError) else StoreError(f"cannot write traces: {type(e).__name__}: {msg}")
                 self.error = exc
-        self.batches += 1
         by_loop: dict[Any, list[asyncio.Future]] = defaultdict(list)
         for _, _, fut in batch:
             if fut is not None:

@@ -48,13 +48,16 @@ def test_kill_9_at_several_points_then_rerun_equals_uninterrupted(workload, base
     _, path, srv = workload
     home, url = tmp_path / "killed", sqlite_url(tmp_path / "killed")
     points = [("SELECT count(*) FROM events", 1), (FINISHED, N * 3 // 10), (FINISHED, N * 7 // 10)]
+    killed = 0
     for sql, at in points:
         proc = cli(home, str(path), "-c", "8", url=srv.url)
         seen = wait_for(url, sql, at, proc)
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
         proc.communicate(timeout=60)
+        killed += proc.returncode == -signal.SIGKILL
         assert seen >= at, f"the run ended before reaching {sql} >= {at}"
+    assert killed >= 2, "the runs ended before they could be killed"
     rc, out, err = finish(cli(home, str(path), "-c", "8", url=srv.url))
     assert rc == 0, err
     assert out["counts"]["skipped"] > 0
