@@ -4,6 +4,9 @@ START -> (retrieve, when retrieval is on and an index exists) -> solve -> verify
                                 \\--not ok, round < max--> critique -> revise -> verify
                                 \\--not ok, rounds spent, stage 3 on--> revise_with_answer -> verify
                                 \\--otherwise--> END (rejected)
+
+``verify`` runs inside the node before it (solve, revise, revise_with_answer: ``nodes.verified``), in
+the same superstep, and records its own Event. ``mermaid()`` draws the loop above, with verify as a step.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from typing import Any, Literal
 from langgraph.graph import END, START, StateGraph
 
 from scireflect.graph.context import GraphContext
-from scireflect.graph.nodes import NODES, recorded
+from scireflect.graph.nodes import ATTEMPT_NODES, NODES, recorded, verified
 from scireflect.graph.state import InputState, State, last_attempt
 
 
@@ -30,16 +33,8 @@ def start(state: State) -> Literal["retrieve", "solve"]:
     return "retrieve" if state.get("retrieval", True) else "solve"
 
 
-def after_solve(state: State) -> Literal["verify", "__end__"]:
-    return END if _failed(state) else "verify"
-
-
 def after_critique(state: State) -> Literal["revise", "__end__"]:
     return END if _failed(state) else "revise"
-
-
-def after_revise(state: State) -> Literal["verify", "__end__"]:
-    return END if _failed(state) else "verify"
 
 
 def after_verify(state: State) -> Literal["gate", "critique", "revise_with_answer", "__end__"]:
@@ -81,27 +76,46 @@ def build_graph(checkpointer: Any = None) -> Any:
     """Compile the graph. ``checkpointer`` makes runs resumable (one thread per question and version)."""
     g = StateGraph(State, context_schema=GraphContext, input_schema=InputState)
     for name, impl in NODES.items():
-        g.add_node(name, recorded(name, impl))
+        if name != "verify":
+            g.add_node(name, verified(name, impl) if name in ATTEMPT_NODES else recorded(name, impl))
     g.add_conditional_edges(START, _in_loop(start), ["retrieve", "solve"])
     g.add_edge("retrieve", "solve")
-    g.add_conditional_edges("solve", _in_loop(after_solve), ["verify", END])
-    g.add_conditional_edges("verify", _in_loop(after_verify), ["gate", "critique", "revise_with_answer", END])
+    for name in ATTEMPT_NODES:  # each has verified its attempt: route on the verdicts
+        g.add_conditional_edges(name, _in_loop(after_verify), ["gate", "critique", "revise_with_answer", END])
     g.add_conditional_edges("critique", _in_loop(after_critique), ["revise", END])
-    g.add_conditional_edges("revise", _in_loop(after_revise), ["verify", END])
-    g.add_conditional_edges("revise_with_answer", _in_loop(after_revise), ["verify", END])
     g.add_edge("gate", END)
     return g.compile(checkpointer=checkpointer)
 
 
 def recursion_limit(max_rounds: int) -> int:
-    """Supersteps on the longest path (retrieve, solve, verify, 3 per round, stage 3 and its verify,
-    gate) plus a small margin; never LangGraph's default."""
-    return 3 + 3 * max_rounds + 3 + 4
+    """Supersteps on the longest path (retrieve, solve, 2 per round, stage 3, gate) plus a small margin;
+    never LangGraph's default."""
+    return 2 + 2 * max_rounds + 2 + 4
 
 
 def mermaid() -> str:
-    """Mermaid text of the compiled graph (the README's diagram is generated from this)."""
-    return build_graph().get_graph().draw_mermaid()
+    """Mermaid text of the loop as users read it: the compiled graph with ``verify`` drawn as the step
+    after each attempt node (it runs inside them). The README's diagram and the viewer's are this."""
+    from langchain_core.runnables.graph import Edge, Graph, Node
+
+    compiled = build_graph().get_graph()
+    nodes: dict[str, Node] = {}
+    for nid, node in compiled.nodes.items():
+        nodes[nid] = node
+        if nid == "solve":
+            nodes["verify"] = Node(id="verify", name="verify", data=None, metadata=None)
+    edges, seen = [], set()
+    for e in compiled.edges:
+        if e.source in ATTEMPT_NODES:
+            # the attempt node either failed (END) or handed its attempt to verify, which routes on
+            for edge in (Edge(e.source, END, conditional=True), Edge(e.source, "verify", conditional=True),
+                         Edge("verify", e.target, conditional=True)):
+                if (edge.source, edge.target) not in seen:
+                    seen.add((edge.source, edge.target))
+                    edges.append(edge)
+        else:
+            edges.append(e)
+    return Graph(nodes=nodes, edges=sorted(edges, key=lambda e: (e.source, e.target))).draw_mermaid()
 
 
 def graph_signature() -> str:

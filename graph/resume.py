@@ -64,8 +64,8 @@ class ResumePoint:
 
     ``how``: ``start`` (from the beginning), ``continue`` (from the last checkpoint) or ``done`` (the graph
     had ended before the crash; ``values`` is its final state). ``keep_events``: events with a higher
-    sequence number belong to nodes that will run again and are deleted (None: keep all). Every superstep
-    of the graph runs one node, so a checkpoint at step k follows exactly the nodes of events 1..k.
+    sequence number belong to nodes that will run again and are deleted (None: keep all). A checkpoint's
+    ``events`` channel counts the events its trace's nodes had recorded when it was taken.
     """
 
     how: str
@@ -80,8 +80,8 @@ async def resume_point(graph: Any, saver: Any, config: dict[str, Any], resumed: 
     values = dict(snap.values or {})
     if resumed and values:
         if snap.next:
-            step = (snap.metadata or {}).get("step")
-            return ResumePoint("continue", {}, max(0, int(step)) if isinstance(step, int) else None)
+            done = values.get("events")
+            return ResumePoint("continue", {}, max(0, done) if isinstance(done, int) else None)
         if values.get("status") and values["status"] != "running":
             return ResumePoint("done", values, None)
     if values:

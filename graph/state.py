@@ -10,7 +10,7 @@ from scireflect.schema import Attempt, Chunk, Gate, Question
 def merge_attempts(left: list[Attempt] | None, right: list[Attempt] | None) -> list[Attempt]:
     """Append new attempts; an attempt with the same (stage, round) replaces the stored one.
 
-    ``solve``/``revise`` add an attempt, ``verify`` returns it again with its verdicts.
+    ``solve``/``revise`` add an attempt, ``verify`` (in the same graph node) returns it again with its verdicts.
     """
     out = list(left or [])
     for a in right or []:
@@ -42,6 +42,9 @@ class State(InputState, total=False):
     status: str
     reason: str
     gate: Gate
+    # Events this trace's nodes have recorded: a checkpoint's value says how many of a trace's events
+    # precede it, so a resume deletes the later ones (their nodes run again).
+    events: int
 
 
 # Channels that only the nodes calling a model write (solve, revise, revise_with_answer set the round;

@@ -74,6 +74,52 @@ def test_stop_then_rerun_resumes_from_the_checkpoint(settings, stores):
     assert stores.traces.count() == 3 and stores.records.count() == 3
 
 
+def test_a_stop_inside_verification_drops_the_attempt_event_the_resume_writes_again(settings, stores, monkeypatch):
+    """verify runs inside the attempt's graph node: a stop after the revise event was stored but before
+    its verdicts leaves the last checkpoint at critique. The resume deletes that revise event and runs
+    the node again, so each step of the finished trace appears once, numbered 1..n."""
+    import scireflect.graph.nodes as nodes
+
+    qs = make_questions(1, ["reflection"])
+    real_verify, entered = nodes.verify, asyncio.Event()
+
+    async def verify_hangs_on_the_revision(state: Any, ctx: Any) -> Any:
+        if state["attempts"][-1].stage == "reflection":
+            entered.set()
+            await asyncio.sleep(3600)
+        return await real_verify(state, ctx)
+
+    monkeypatch.setattr(nodes, "verify", verify_hangs_on_the_revision)
+    p = pipe_for(settings, stores, ScriptedModel(questions=qs))
+
+    async def interrupted() -> Any:
+        stop = asyncio.Event()
+
+        async def stopper() -> None:
+            await entered.wait()
+            await asyncio.sleep(0.2)  # the revise event reaches the store
+            stop.set()
+
+        task = asyncio.create_task(stopper())
+        summary = await p.arun_batch(qs, p.start_run(None), concurrency=1, stop=stop)
+        await task
+        return summary
+
+    assert asyncio.run(interrupted()).interrupted
+    t0 = stores.traces.find("q0", p.version)
+    assert [e.node for e in stores.traces.get(t0.id).events] == ["solve", "verify", "critique", "revise"]
+
+    monkeypatch.setattr(nodes, "verify", real_verify)
+    fresh = ScriptedModel(questions=qs)
+    batch(pipe_for(settings, stores, fresh), qs, concurrency=1)
+    t1 = stores.traces.get(t0.id)
+    assert t1.status == "accepted_reflection"
+    assert fresh.calls["solver"] == 0 and fresh.calls["critic"] == 0 and fresh.calls["reviser"] == 1
+    assert [e.node for e in t1.events] == ["solve", "verify", "critique", "revise", "verify", "gate"]
+    assert [e.seq for e in t1.events] == list(range(1, 7))
+    assert t1.tokens_in == sum(e.tokens_in for e in t1.events)
+
+
 def test_exhausted_retries_end_one_question_as_error_not_the_batch(settings, stores):
     qs = make_questions(4, ["cot"])
     model = ScriptedModel(questions=qs, fail={"q1"})
