@@ -2,15 +2,35 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
+from typing import Any
 
+import orjson
 from sqlalchemy import Engine, create_engine, event, inspect
 
 from scireflect.errors import StoreError, missing_dependency
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _migrate_lock = threading.Lock()
+
+
+def json_dumps(value: Any) -> str:
+    """Text of a JSON column: orjson (JSON columns are most of what a batch run writes, and json costs
+    several times more), json for what orjson refuses (integers beyond 64 bits). Non-finite floats become
+    null, as PostgreSQL's JSON type has no NaN or Infinity."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        return json.dumps(value)
+
+
+def json_loads(text: str | bytes) -> Any:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:  # NaN or Infinity, as json wrote them into SQLite before
+        return json.loads(text)
 
 
 def make_engine(url: str) -> Engine:
@@ -21,7 +41,8 @@ def make_engine(url: str) -> Engine:
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
     try:
         if url.startswith("sqlite"):
-            engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+            engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
+                                   json_serializer=json_dumps, json_deserializer=json_loads)
 
             @event.listens_for(engine, "connect")
             def _pragmas(dbapi_conn, _record):  # noqa: ANN001
@@ -31,7 +52,8 @@ def make_engine(url: str) -> Engine:
                 cur.execute("PRAGMA foreign_keys=ON")
                 cur.close()
         else:
-            engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+            engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20,
+                                   json_serializer=json_dumps, json_deserializer=json_loads)
     except ModuleNotFoundError as e:
         raise missing_dependency(e.name or "database driver", "postgres") from e
     except Exception as e:

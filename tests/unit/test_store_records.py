@@ -114,3 +114,27 @@ def test_migration_chain_reaches_head_and_reopens(settings: Any) -> None:
     s2 = open_stores(settings)
     assert s2.revision == rev and s2.records is not None
     s2.close()
+
+
+def test_json_columns_round_trip_what_json_did_and_read_older_text(tmp_path: Any) -> None:
+    import math
+
+    from sqlalchemy import JSON, Column, Integer, MetaData, Table, insert, select, text
+
+    from scireflect.store.db import json_dumps, json_loads, make_engine
+
+    value = {"text": "ü ∫ \\boxed{1}", "n": 2**70, 3: [1.5, None, True]}
+    assert json_loads(json_dumps(value)) == {"text": "ü ∫ \\boxed{1}", "n": 2**70, "3": [1.5, None, True]}
+    assert json_loads(json_dumps({"x": math.inf})) == {"x": None}  # PostgreSQL's JSON has no Infinity
+    assert math.isnan(json_loads('{"x": NaN}')["x"])  # as json wrote non-finite floats into SQLite before
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'j.db'}")
+    t = Table("j", MetaData(), Column("id", Integer, primary_key=True), Column("v", JSON))
+    t.create(engine)
+    with engine.begin() as conn:
+        conn.execute(insert(t), [{"id": 1, "v": value}])
+        conn.execute(text("""INSERT INTO j (id, v) VALUES (2, '{"x": Infinity}')"""))
+    with engine.connect() as conn:
+        rows = dict(conn.execute(select(t.c.id, t.c.v)).all())
+    assert rows[1]["n"] == 2**70 and rows[1]["text"] == value["text"]
+    assert rows[2] == {"x": math.inf}
