@@ -215,9 +215,7 @@ class TraceWriter:
                 self._seq[ev.trace_id] = int(last or 0)
             self._seq[ev.trace_id] += 1
             ev.seq = self._seq[ev.trace_id]
-            row = ev.model_dump(mode="json")
-            row["started_at"] = ev.started_at
-            rows.append(row)
+            rows.append(dict(ev.__dict__))  # its fields as they are: the engine serialises JSON (store/db.py)
             if ev.tokens_in or ev.tokens_out:
                 tokens[ev.trace_id][0] += ev.tokens_in
                 tokens[ev.trace_id][1] += ev.tokens_out

@@ -19,11 +19,21 @@ _migrate_lock = threading.Lock()
 def json_dumps(value: Any) -> str:
     """Text of a JSON column: orjson (JSON columns are most of what a batch run writes, and json costs
     several times more), json for what orjson refuses (integers beyond 64 bits). Non-finite floats become
-    null, as PostgreSQL's JSON type has no NaN or Infinity."""
+    null, as PostgreSQL's JSON type has no NaN or Infinity. Values may hold pydantic models (``_plain``)."""
     try:
-        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+        return orjson.dumps(value, default=_plain, option=orjson.OPT_NON_STR_KEYS).decode()
     except TypeError:
-        return json.dumps(value)
+        return json.dumps(value, default=_plain)
+
+
+def _plain(obj: Any) -> Any:
+    """What neither JSON library knows: pydantic models as their JSON dump, sets as lists, else the text."""
+    dump = getattr(obj, "model_dump", None)
+    if callable(dump):
+        return dump(mode="json")
+    if isinstance(obj, (set, frozenset)):
+        return sorted(obj, key=str)
+    return str(obj)
 
 
 def json_loads(text: str | bytes) -> Any:

@@ -121,11 +121,16 @@ def test_json_columns_round_trip_what_json_did_and_read_older_text(tmp_path: Any
 
     from sqlalchemy import JSON, Column, Integer, MetaData, Table, insert, select, text
 
+    from scireflect.schema import Gate
     from scireflect.store.db import json_dumps, json_loads, make_engine
 
     value = {"text": "ü ∫ \\boxed{1}", "n": 2**70, 3: [1.5, None, True]}
     assert json_loads(json_dumps(value)) == {"text": "ü ∫ \\boxed{1}", "n": 2**70, "3": [1.5, None, True]}
     assert json_loads(json_dumps({"x": math.inf})) == {"x": None}  # PostgreSQL's JSON has no Infinity
+    gate = Gate(score=0.5, decision="pass")
+    assert json_loads(json_dumps({"g": gate, "s": {"b", "a"}, "big": [2**65, gate]})) == {
+        "g": gate.model_dump(mode="json"), "s": ["a", "b"],
+        "big": [2**65, gate.model_dump(mode="json")]}
     assert math.isnan(json_loads('{"x": NaN}')["x"])  # as json wrote non-finite floats into SQLite before
 
     engine = make_engine(f"sqlite:///{tmp_path / 'j.db'}")
