@@ -86,8 +86,8 @@ def batched_sqlite_saver(conn: Any, writer: Any, existing: set[str]) -> Any:
 
     - Writes go through the batch's TraceWriter: group commit, ordered after the events before them.
     - Only checkpoints that follow a model call are stored; a resume re-runs the cheap nodes after the
-      last one (gate; retrieve and the input when no model call finished yet). Verification runs inside
-      the attempt's node, so its verdicts are in that node's checkpoint.
+      last one (retrieve and the input when no model call finished yet). Verify and gate run inside the
+      attempt's node, so their results are in that node's checkpoint.
     - A node's ordinary channel writes are not stored (its checkpoint follows at once); errors and
       interrupts are.
     - Reads skip the database for threads it never stored.
@@ -108,7 +108,7 @@ def batched_sqlite_saver(conn: Any, writer: Any, existing: set[str]) -> Any:
         async def aput(self, config: Any, checkpoint: Any, metadata: Any, new_versions: Any) -> Any:
             conf = config["configurable"]
             if not MODEL_OUTPUT_CHANNELS.intersection(new_versions):
-                # Not after a model call (input, retrieve, gate): a resume from the checkpoint
+                # Not after a model call (input, retrieve): a resume from the checkpoint
                 # before it runs those cheap, deterministic nodes again, so storing it buys nothing.
                 return {"configurable": {"thread_id": conf["thread_id"], "checkpoint_ns": conf["checkpoint_ns"],
                                          "checkpoint_id": checkpoint["id"]}}

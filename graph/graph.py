@@ -5,8 +5,9 @@ START -> (retrieve, when retrieval is on and an index exists) -> solve -> verify
                                 \\--not ok, rounds spent, stage 3 on--> revise_with_answer -> verify
                                 \\--otherwise--> END (rejected)
 
-``verify`` runs inside the node before it (solve, revise, revise_with_answer: ``nodes.verified``), in
-the same superstep, and records its own Event. ``mermaid()`` draws the loop above, with verify as a step.
+``verify``, and ``gate`` after a passing verdict, run inside the attempt node before them (solve, revise,
+revise_with_answer: ``nodes.verified``), in the same superstep, and record their own Events: one superstep
+per model call. ``mermaid()`` draws the loop above, with verify and gate as steps.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from langgraph.graph import END, START, StateGraph
 from scireflect.graph.context import GraphContext
 from scireflect.graph.nodes import ATTEMPT_NODES, NODES, recorded, verified
 from scireflect.graph.state import InputState, State, last_attempt
+from scireflect.schema import ACCEPTED_STATUSES
 
 
 class RoutingError(RuntimeError):
@@ -37,14 +39,15 @@ def after_critique(state: State) -> Literal["revise", "__end__"]:
     return END if _failed(state) else "revise"
 
 
-def after_verify(state: State) -> Literal["gate", "critique", "revise_with_answer", "__end__"]:
+def after_verify(state: State) -> Literal["critique", "revise_with_answer", "__end__"]:
+    """After an attempt node: it verified its attempt and, if that passed, ran the gate (``nodes.verified``)."""
     attempt = last_attempt(state)
-    if _failed(state) or state.get("status") == "rejected":
+    if _failed(state) or state.get("status") == "rejected" or state.get("status") in ACCEPTED_STATUSES:
         return END
     if attempt is None or not attempt.verdicts:
         raise RoutingError(f"verify produced no verdicts (trace {state.get('trace_id')})")
     if attempt.ok:
-        return "gate"
+        raise RoutingError(f"a verified attempt ended without the gate's status (trace {state.get('trace_id')})")
     if attempt.stage == "with_answer":
         raise RoutingError("a failed stage-3 attempt must end the trace as rejected")
     if state.get("round", 0) < state["max_rounds"]:
@@ -76,46 +79,53 @@ def build_graph(checkpointer: Any = None) -> Any:
     """Compile the graph. ``checkpointer`` makes runs resumable (one thread per question and version)."""
     g = StateGraph(State, context_schema=GraphContext, input_schema=InputState)
     for name, impl in NODES.items():
-        if name != "verify":
+        if name not in INSIDE:
             g.add_node(name, verified(name, impl) if name in ATTEMPT_NODES else recorded(name, impl))
     g.add_conditional_edges(START, _in_loop(start), ["retrieve", "solve"])
     g.add_edge("retrieve", "solve")
-    for name in ATTEMPT_NODES:  # each has verified its attempt: route on the verdicts
-        g.add_conditional_edges(name, _in_loop(after_verify), ["gate", "critique", "revise_with_answer", END])
+    for name in ATTEMPT_NODES:  # each has verified its attempt (and gated a passing one): route on that
+        g.add_conditional_edges(name, _in_loop(after_verify), ["critique", "revise_with_answer", END])
     g.add_conditional_edges("critique", _in_loop(after_critique), ["revise", END])
-    g.add_edge("gate", END)
     return g.compile(checkpointer=checkpointer)
 
 
+# Protocol steps that run inside the attempt nodes rather than as graph nodes of their own.
+INSIDE = ("verify", "gate")
+
+
 def recursion_limit(max_rounds: int) -> int:
-    """Supersteps on the longest path (retrieve, solve, 2 per round, stage 3, gate) plus a small margin;
+    """Supersteps on the longest path (retrieve, solve, 2 per round, stage 3) plus a small margin;
     never LangGraph's default."""
-    return 2 + 2 * max_rounds + 2 + 4
+    return 2 + 2 * max_rounds + 1 + 4
 
 
 def mermaid() -> str:
     """Mermaid text of the loop as users read it: the compiled graph with ``verify`` drawn as the step
-    after each attempt node (it runs inside them). The README's diagram and the viewer's are this."""
+    after each attempt node and ``gate`` after a passing verify (both run inside the attempt nodes).
+    The README's diagram and the viewer's are this."""
     from langchain_core.runnables.graph import Edge, Graph, Node
 
     compiled = build_graph().get_graph()
     nodes: dict[str, Node] = {}
     for nid, node in compiled.nodes.items():
+        if nid == END:
+            nodes["gate"] = Node(id="gate", name="gate", data=None, metadata=None)
         nodes[nid] = node
         if nid == "solve":
             nodes["verify"] = Node(id="verify", name="verify", data=None, metadata=None)
-    edges, seen = [], set()
+    pairs: set[tuple[str, str]] = {("verify", "gate"), ("gate", END)}
     for e in compiled.edges:
         if e.source in ATTEMPT_NODES:
-            # the attempt node either failed (END) or handed its attempt to verify, which routes on
-            for edge in (Edge(e.source, END, conditional=True), Edge(e.source, "verify", conditional=True),
-                         Edge("verify", e.target, conditional=True)):
-                if (edge.source, edge.target) not in seen:
-                    seen.add((edge.source, edge.target))
-                    edges.append(edge)
+            # the attempt node failed (END) or handed its attempt to verify, which routes on; an accepted
+            # attempt (END in the compiled graph) goes through the gate
+            pairs |= {(e.source, END), (e.source, "verify"), ("verify", e.target)}
         else:
-            edges.append(e)
-    return Graph(nodes=nodes, edges=sorted(edges, key=lambda e: (e.source, e.target))).draw_mermaid()
+            pairs.add((e.source, e.target))
+    edges = [Edge(a, b, conditional=(a, b) not in PLAIN) for a, b in sorted(pairs)]
+    return Graph(nodes=nodes, edges=edges).draw_mermaid()
+
+
+PLAIN = {("retrieve", "solve"), ("gate", END)}  # the diagram's unconditional edges
 
 
 def graph_signature() -> str:

@@ -1,8 +1,8 @@
 """Graph nodes. Each node is a small async function of (state, context) returning a NodeResult;
 ``recorded`` wraps it into a LangGraph node that stores its Event as soon as it finishes and turns
 any failure into ``status="error"`` with a reason, so the graph ends cleanly and the trace stays readable.
-``verified`` runs a node that writes an attempt and then ``verify`` as one LangGraph node: two Events,
-one superstep (see docs/architecture.md, "Verification inside the attempt's superstep").
+``verified`` runs a node that writes an attempt, then ``verify`` and (if it passed) ``gate``, as one
+LangGraph node: an Event each, one superstep (docs/architecture.md, "One superstep per model call").
 """
 
 from __future__ import annotations
@@ -68,21 +68,34 @@ def recorded(name: str, impl: Impl) -> Callable[..., Awaitable[dict[str, Any]]]:
 
 def verified(name: str, impl: Impl) -> Callable[..., Awaitable[dict[str, Any]]]:
     """``name`` (solve, revise, revise_with_answer: each adds an attempt), then ``verify`` on the state
-    it leaves, as one LangGraph node. Each still records its own Event, so the trace reads as before;
-    the graph saves the superstep, its checkpoint and its callbacks (about a tenth of a batch's CPU).
-    A failed model step skips verification: the router ends the trace on ``status="error"``."""
-    attempt_step, verify_step = recorded(name, impl), recorded("verify", verify)
+    it leaves and, when the attempt passed, ``gate``: one LangGraph node, so one superstep per model call.
+    Each step still records its own Event, so the trace reads as before; the graph saves their
+    supersteps, checkpoints and callbacks (about a sixth of a batch's CPU). A failed step ends the chain
+    with ``status="error"``; a rejected attempt ends it with the ``rejected`` status verify set."""
+    steps = ((recorded("verify", verify), _attempted), (recorded("gate", gate), _verified))
+    attempt_step = recorded(name, impl)
 
     async def node(state: State, runtime: Runtime[GraphContext]) -> dict[str, Any]:
-        first = await attempt_step(state, runtime)
-        if first.get("status") == "error":
-            return first
-        after = {**state, **first, "attempts": merge_attempts(state.get("attempts"), first.get("attempts"))}
-        # verify returns the attempt again with its verdicts (same stage and round: it replaces the first)
-        return {**first, **await verify_step(after, runtime)}  # type: ignore[arg-type]
+        update = await attempt_step(state, runtime)
+        for step, applies in steps:
+            after = {**state, **update, "attempts": merge_attempts(state.get("attempts"), update.get("attempts"))}
+            if not applies(after):
+                break
+            # verify returns the attempt again with its verdicts (same stage and round: it replaces it)
+            update = {**update, **await step(after, runtime)}  # type: ignore[arg-type]
+        return update
 
     node.__name__ = name
     return node
+
+
+def _attempted(state: State) -> bool:
+    return state.get("status") != "error"
+
+
+def _verified(state: State) -> bool:
+    attempt = last_attempt(state)
+    return state.get("status") not in ("error", "rejected") and attempt is not None and attempt.ok
 
 
 def _llm_result(out: AgentOutput, update: dict[str, Any], output: dict[str, Any]) -> NodeResult:
@@ -190,5 +203,5 @@ async def gate(state: State, ctx: GraphContext) -> NodeResult:
 
 NODES: dict[str, Impl] = {"retrieve": retrieve, "solve": solve, "verify": verify, "critique": critique,
                           "revise": revise, "revise_with_answer": revise_with_answer, "gate": gate}
-# The nodes that write an attempt; the graph runs ``verify`` inside each of them (``verified``).
+# The nodes that write an attempt; the graph runs ``verify`` and ``gate`` inside each of them (``verified``).
 ATTEMPT_NODES = ("solve", "revise", "revise_with_answer")

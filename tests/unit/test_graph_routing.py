@@ -111,9 +111,8 @@ def test_many_rounds_stay_within_the_recursion_limit(settings, stores):
     trace = run(s, stores, *texts)
     assert trace.status == "rejected"
     assert len(trace.events) == 2 + 3 * 6 + 2  # solve, verify; 3 events per round; stage 3 and its verify
-    # one superstep per graph node, verify inside the attempt's: solve, 2 per round, stage 3, and
-    # retrieve and gate on other paths
-    supersteps = 1 + 2 * 6 + 1 + 2
+    # one superstep per model call (verify and gate run inside the attempt's), and retrieve with an index
+    supersteps = 1 + 1 + 2 * 6 + 1
     assert supersteps <= recursion_limit(6) <= supersteps + 8  # never LangGraph's default
 
 
