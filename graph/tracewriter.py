@@ -2,9 +2,10 @@
 
 Writes are queued in order and committed many per transaction. Nodes do not wait for their event to
 be committed (that would put a database round trip in every question's critical path); instead order
-is what makes a crash safe. Each batch commits, in this order: trace starts and events; LangGraph
-checkpoints; records and trace finishes; deletion of finished questions' checkpoints. So a checkpoint
-on disk implies the events before it are on disk, and a finished trace implies its record is: a run
+is what makes a crash safe. Each batch commits two transactions, in this order: trace starts, events,
+records and trace finishes; then LangGraph checkpoints and the deletion of finished questions'
+checkpoints. So a checkpoint on disk implies the events before it are on disk, a finished trace implies
+its record is, and a crash between the two leaves at worst a finished question's checkpoint: a run
 killed at any instant resumes without losing or doubling anything: nodes after the last stored checkpoint
 run again, and a resumed trace's start deletes their earlier events first (``keep_events``), so each
 node of a finished trace appears once. Reads pass through to the wrapped ``TraceStore``.
@@ -23,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, insert, select, update
-from sqlalchemy.exc import SQLAlchemyError
 
 from scireflect.errors import StoreError
 from scireflect.schema import ACCEPTED_STATUSES, Event, Trace, utcnow
@@ -173,18 +173,18 @@ class TraceWriter:
         by_kind: dict[str, list[Any]] = defaultdict(list)
         for kind, payload, _ in batch:
             by_kind[kind].append(payload)
-        if by_kind["start"] or by_kind["event"]:
+        if by_kind["start"] or by_kind["event"] or by_kind["finish"]:
             with self.engine.begin() as conn:
                 if by_kind["start"]:
                     self._starts(conn, by_kind["start"])
                 if by_kind["event"]:
                     self._events(conn, by_kind["event"])
-        if by_kind["ckpt"]:
-            self._checkpoints(by_kind["ckpt"])
-        if by_kind["finish"]:
-            self._finish(by_kind["finish"])
-        if by_kind["drop"]:
-            self._drop(by_kind["drop"])
+                if by_kind["finish"]:
+                    self._finish(conn, by_kind["finish"])
+            for t in by_kind["finish"]:
+                self._seq.pop(t.id, None)
+        if by_kind["ckpt"] or by_kind["drop"]:
+            self._checkpoints(by_kind["ckpt"], by_kind["drop"])
 
     def _starts(self, conn: Any, starts: list[tuple[Trace, bool, int | None]]) -> None:
         new = []
@@ -232,52 +232,37 @@ class TraceWriter:
             self._ckpt.execute("PRAGMA synchronous=NORMAL")
         return self._ckpt
 
-    def _checkpoints(self, items: list[tuple[str, list[tuple]]]) -> None:
+    def _checkpoints(self, items: list[tuple[str, list[tuple]]], finished_threads: list[str]) -> None:
+        """New checkpoints, then the deletion of finished questions' threads (after their own last one)."""
         conn = self._ckpt_conn()
         try:
             conn.execute("BEGIN IMMEDIATE")
             for sql, rows in items:
                 conn.executemany(sql, rows)
+            if finished_threads:
+                done = [(t,) for t in finished_threads]
+                conn.executemany("DELETE FROM checkpoints WHERE thread_id = ?", done)
+                conn.executemany("DELETE FROM writes WHERE thread_id = ?", done)
             conn.execute("COMMIT")
         except sqlite3.Error as e:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise StoreError(f"cannot write checkpoints to {self._ckpt_path}: {e}") from e
 
-    def _drop(self, thread_ids: list[str]) -> None:
-        conn = self._ckpt_conn()
-        rows = [(t,) for t in thread_ids]
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            conn.executemany("DELETE FROM checkpoints WHERE thread_id = ?", rows)
-            conn.executemany("DELETE FROM writes WHERE thread_id = ?", rows)
-            conn.execute("COMMIT")
-        except sqlite3.Error as e:  # a leftover checkpoint only costs disk: a rerun replaces it
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            log.warning("could not drop finished checkpoints: %s", e)
-
-    def _finish(self, finishes: list[Trace]) -> None:
-        """Records of accepted traces and the final rows, in one transaction: a crash leaves both or neither."""
+    def _finish(self, conn: Any, finishes: list[Trace]) -> None:
+        """Records of accepted traces and the final rows (in the batch's transaction: both or neither)."""
         rows = []
         for t in finishes:
             t.finished_at = t.finished_at or utcnow()
             row = _trace_row(t)
             rows.append({"tid": t.id, **{f"v_{k}": v for k, v in row.items() if k not in _KEEP_ON_FINISH}})
         cols = tuple(k[2:] for k in rows[0] if k.startswith("v_"))
-        recs = []
         if self.records is not None:
             recs = [record_row(r) for r in (record_from_trace(t) for t in finishes if t.status in ACCEPTED_STATUSES)
                     if r is not None]
-        try:
-            with self.engine.begin() as conn:
-                if recs:
-                    self._records(conn, recs)
-                conn.execute(_finish_stmt(cols), rows)
-        except SQLAlchemyError as e:
-            raise StoreError(f"cannot finish traces: {type(e).__name__}: {str(e).splitlines()[0][:200]}") from e
-        for t in finishes:
-            self._seq.pop(t.id, None)
+            if recs:
+                self._records(conn, recs)
+        conn.execute(_finish_stmt(cols), rows)
 
     @staticmethod
     def _records(conn: Any, recs: list[dict[str, Any]]) -> None:
