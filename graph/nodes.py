@@ -70,7 +70,7 @@ def verified(name: str, impl: Impl) -> Callable[..., Awaitable[dict[str, Any]]]:
     """``name`` (solve, revise, revise_with_answer: each adds an attempt), then ``verify`` on the state
     it leaves and, when the attempt passed, ``gate``: one LangGraph node, so one superstep per model call.
     Each step still records its own Event, so the trace reads as before; the graph saves their
-    supersteps, checkpoints and callbacks (about a sixth of a batch's CPU). A failed step ends the chain
+    supersteps, checkpoints and callbacks (about a tenth of a batch's CPU). A failed step ends the chain
     with ``status="error"``; a rejected attempt ends it with the ``rejected`` status verify set."""
     steps = ((recorded("verify", verify), _attempted), (recorded("gate", gate), _verified))
     attempt_step = recorded(name, impl)
