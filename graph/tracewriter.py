@@ -38,6 +38,7 @@ _STOP = "stop"
 # Statements built once: building one per write costs more than the write (SQLAlchemy cache keys).
 _ADD_TOKENS = update(traces).where(traces.c.id == bindparam("tid")).values(
     tokens_in=traces.c.tokens_in + bindparam("tin"), tokens_out=traces.c.tokens_out + bindparam("tout"))
+_INSERT_TRACES, _INSERT_EVENTS, _INSERT_RECORDS = insert(traces), insert(events), insert(records)
 _KEEP_ON_FINISH = ("id", "tokens_in", "tokens_out", "created_at")  # tokens come from events; creation stays
 MAX_BATCH = 2000
 HIGH_WATER = 20_000  # queued writes beyond which producers wait for the writer (back-pressure)
@@ -59,6 +60,7 @@ class TraceWriter:
         self.error: StoreError | None = None  # first failure; the batch stops on it
         self._q: queue.SimpleQueue = queue.SimpleQueue()
         self._seq: dict[str, int] = {}
+        self._new: set[str] = set()  # traces this writer inserted: no record of theirs can exist yet
         self._ckpt_path: Path | None = None
         self._ckpt: sqlite3.Connection | None = None
         self.tokens_in = 0  # totals over the events written by this writer (progress display)
@@ -186,6 +188,7 @@ class TraceWriter:
                     self._finish(conn, by_kind["finish"])
             for t in by_kind["finish"]:
                 self._seq.pop(t.id, None)
+                self._new.discard(t.id)
         if by_kind["ckpt"] or by_kind["drop"]:
             self._checkpoints(by_kind["ckpt"], by_kind["drop"])
 
@@ -206,8 +209,9 @@ class TraceWriter:
             else:
                 new.append(row)
                 self._seq[trace.id] = 0
+                self._new.add(trace.id)
         if new:
-            conn.execute(insert(traces), new)
+            conn.execute(_INSERT_TRACES, new)
 
     def _events(self, conn: Any, evs: list[Event]) -> None:
         rows = []
@@ -222,7 +226,7 @@ class TraceWriter:
             if ev.tokens_in or ev.tokens_out:
                 tokens[ev.trace_id][0] += ev.tokens_in
                 tokens[ev.trace_id][1] += ev.tokens_out
-        conn.execute(insert(events), rows)
+        conn.execute(_INSERT_EVENTS, rows)
         if tokens:
             conn.execute(_ADD_TOKENS, [{"tid": tid, "tin": t[0], "tout": t[1]} for tid, t in tokens.items()])
 
@@ -264,17 +268,20 @@ class TraceWriter:
             recs = [record_row(r) for r in (record_from_trace(t) for t in finishes if t.status in ACCEPTED_STATUSES)
                     if r is not None]
             if recs:
-                self._records(conn, recs)
+                self._records(conn, recs, self._new)
         conn.execute(_finish_stmt(cols), rows)
 
     @staticmethod
-    def _records(conn: Any, recs: list[dict[str, Any]]) -> None:
-        """Insert new records; a resumed trace's record written before a crash is updated in place."""
-        ids = [r["trace_id"] for r in recs]
-        have = {r[0] for r in conn.execute(select(records.c.trace_id).where(records.c.trace_id.in_(ids)))}
+    def _records(conn: Any, recs: list[dict[str, Any]], new_traces: set[str]) -> None:
+        """Insert new records; a resumed trace's record written before a crash is updated in place.
+        Only traces not inserted by this writer (``new_traces``) are looked up."""
+        ids = [r["trace_id"] for r in recs if r["trace_id"] not in new_traces]
+        have: set[str] = set()
+        if ids:
+            have = {r[0] for r in conn.execute(select(records.c.trace_id).where(records.c.trace_id.in_(ids)))}
         new = [r for r in recs if r["trace_id"] not in have]
         if new:
-            conn.execute(insert(records), new)
+            conn.execute(_INSERT_RECORDS, new)
         for r in recs:
             if r["trace_id"] in have:
                 r = {k: v for k, v in r.items() if k != "created_at"}
