@@ -9,11 +9,11 @@ may help, which ``scireflect.llm.ainvoke_chat`` uses for its backoff.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import weakref
 from typing import Any
 
+import orjson
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
@@ -64,7 +64,7 @@ class HttpChatModel(BaseChatModel):
             body["seed"] = self.seed
         if stop:
             body["stop"] = stop
-        return json.dumps(body).encode()
+        return orjson.dumps(body)
 
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.api_key}", "Content-Type": "application/json"}
@@ -83,7 +83,7 @@ class HttpChatModel(BaseChatModel):
             raise ProviderError(f"model call failed at {self.base_url}: HTTP {status}: {detail}", url=self.base_url,
                                 status=status, retryable=status in RETRY_STATUSES or status >= 500)
         try:
-            data = json.loads(raw)
+            data = orjson.loads(raw)  # its JSONDecodeError is a ValueError
             choice = data["choices"][0]
             text = choice["message"].get("content") or ""
         except (ValueError, KeyError, IndexError, TypeError, AttributeError) as e:

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from scireflect.testing.process import free_port, wait_until_up
 from scireflect.testing.process import stop as stop_process
 
@@ -281,7 +283,7 @@ async def _chat(beh: Behaviour, receive: Any, send: Any) -> None:
     raw = await _read_body(receive)
     beh.stats["requests"] += 1
     try:
-        body = json.loads(raw)
+        body = orjson.loads(raw)
     except ValueError:
         await _send(send, 400, _error("request body is not JSON", "invalid_request_error"))
         return
@@ -302,7 +304,7 @@ async def _chat(beh: Behaviour, receive: Any, send: Any) -> None:
     if fault == "malformed":
         await _send(send, 200, b'{"id": "chatcmpl-broken", "choices": [{"index": 0, "message": {"rol')
         return
-    payload = _stream_chunks(reply) if body.get("stream") else json.dumps(reply).encode()
+    payload = _stream_chunks(reply) if body.get("stream") else orjson.dumps(reply)
     if fault == "drop":
         # announce the full length, send half, return: uvicorn closes the socket mid-response
         await send({"type": "http.response.start", "status": 200,
