@@ -211,7 +211,7 @@ class TraceWriter:
                 self._seq[trace.id] = 0
                 self._new.add(trace.id)
         if new:
-            conn.execute(_INSERT_TRACES, new)
+            _executemany(conn, _INSERT_TRACES, new)
 
     def _events(self, conn: Any, evs: list[Event]) -> None:
         rows = []
@@ -226,7 +226,7 @@ class TraceWriter:
             if ev.tokens_in or ev.tokens_out:
                 tokens[ev.trace_id][0] += ev.tokens_in
                 tokens[ev.trace_id][1] += ev.tokens_out
-        conn.execute(_INSERT_EVENTS, rows)
+        _executemany(conn, _INSERT_EVENTS, rows)
         if tokens:
             conn.execute(_ADD_TOKENS, [{"tid": tid, "tin": t[0], "tout": t[1]} for tid, t in tokens.items()])
 
@@ -269,7 +269,7 @@ class TraceWriter:
                     if r is not None]
             if recs:
                 self._records(conn, recs, self._new)
-        conn.execute(_finish_stmt(cols), rows)
+        _executemany(conn, _finish_stmt(cols), rows)
 
     @staticmethod
     def _records(conn: Any, recs: list[dict[str, Any]], new_traces: set[str]) -> None:
@@ -281,7 +281,7 @@ class TraceWriter:
             have = {r[0] for r in conn.execute(select(records.c.trace_id).where(records.c.trace_id.in_(ids)))}
         new = [r for r in recs if r["trace_id"] not in have]
         if new:
-            conn.execute(_INSERT_RECORDS, new)
+            _executemany(conn, _INSERT_RECORDS, new)
         for r in recs:
             if r["trace_id"] in have:
                 r = {k: v for k, v in r.items() if k != "created_at"}
@@ -291,3 +291,23 @@ class TraceWriter:
 @functools.lru_cache(maxsize=4)
 def _finish_stmt(cols: tuple[str, ...]) -> Any:
     return update(traces).where(traces.c.id == bindparam("tid")).values(**{c: bindparam(f"v_{c}") for c in cols})
+
+
+def _executemany(conn: Any, stmt: Any, rows: list[dict[str, Any]]) -> None:
+    """``conn.execute(stmt, rows)``; on SQLite straight through the driver with the statement compiled once
+    and the column types' own bind processors (JSON, datetimes). SQLAlchemy's per-row parameter handling
+    cost the writer thread more than SQLite's inserts, and that thread shares the event loop's GIL."""
+    if conn.dialect.name != "sqlite" or not rows:
+        conn.execute(stmt, rows)
+        return
+    sql, names, procs = _compiled(stmt, tuple(rows[0]), conn.dialect)
+    params = [tuple(row[n] if p is None else p(row[n]) for n, p in zip(names, procs)) for row in rows]
+    conn.exec_driver_sql(sql, params)
+
+
+@functools.lru_cache(maxsize=32)
+def _compiled(stmt: Any, keys: tuple[str, ...], dialect: Any) -> tuple[str, tuple[str, ...], tuple[Any, ...]]:
+    compiled = stmt.compile(dialect=dialect, column_keys=list(keys))
+    names = tuple(compiled.positiontup or ())
+    procs = tuple(compiled.binds[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names)
+    return str(compiled), names, procs

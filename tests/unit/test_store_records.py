@@ -143,3 +143,31 @@ def test_json_columns_round_trip_what_json_did_and_read_older_text(tmp_path: Any
         rows = dict(conn.execute(select(t.c.id, t.c.v)).all())
     assert rows[1]["n"] == 2**70 and rows[1]["text"] == value["text"]
     assert rows[2] == {"x": math.inf}
+
+
+def test_trace_writer_bulk_path_stores_what_sqlalchemy_stores(tmp_path: Any) -> None:
+    """graph/tracewriter.py writes SQLite rows through the driver with the column types' processors."""
+    from datetime import datetime, timezone
+
+    from sqlalchemy import insert, select, text
+
+    from scireflect.graph.tracewriter import _executemany
+    from scireflect.store.db import make_engine, migrate
+    from scireflect.store.tables import events
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'w.db'}")
+    migrate(engine)
+    when = datetime(2026, 11, 24, 21, 5, 7, 123456, tzinfo=timezone.utc)
+    row = {"trace_id": "t", "seq": 1, "node": "verify", "started_at": when, "latency_ms": 3,
+           "messages_in": [{"role": "user", "content": "ü \\frac{1}{2}"}], "output": {"ok": True, "x": [1.5, None]},
+           "tokens_in": 4, "tokens_out": 5, "model": None, "error": None}
+    with engine.begin() as conn:
+        conn.execute(insert(events), [row])
+        _executemany(conn, insert(events), [{**row, "seq": 2}])
+    with engine.connect() as conn:
+        raw = conn.execute(text("SELECT * FROM events ORDER BY seq")).mappings().all()
+        typed = conn.execute(select(events).order_by(events.c.seq)).mappings().all()
+    drop = ("id", "seq", "messages_in", "output")
+    assert {k: v for k, v in raw[0].items() if k not in drop} == {k: v for k, v in raw[1].items() if k not in drop}
+    assert typed[0]["messages_in"] == typed[1]["messages_in"] and typed[0]["output"] == typed[1]["output"]
+    assert typed[1]["started_at"].replace(tzinfo=None) == when.replace(tzinfo=None)
