@@ -18,7 +18,7 @@ from typing import Any, Literal
 from langgraph.graph import END, START, StateGraph
 
 from scireflect.graph.context import GraphContext
-from scireflect.graph.nodes import ATTEMPT_NODES, NODES, recorded, verified
+from scireflect.graph.nodes import ATTEMPT_NODES, INSIDE, NODES, recorded, verified
 from scireflect.graph.state import InputState, State, last_attempt
 from scireflect.schema import ACCEPTED_STATUSES
 
@@ -87,10 +87,6 @@ def build_graph(checkpointer: Any = None) -> Any:
         g.add_conditional_edges(name, _in_loop(after_verify), ["critique", "revise_with_answer", END])
     g.add_conditional_edges("critique", _in_loop(after_critique), ["revise", END])
     return g.compile(checkpointer=checkpointer)
-
-
-# Protocol steps that run inside the attempt nodes rather than as graph nodes of their own.
-INSIDE = ("verify", "gate")
 
 
 def recursion_limit(max_rounds: int) -> int:

@@ -105,10 +105,15 @@ def _llm_result(out: AgentOutput, update: dict[str, Any], output: dict[str, Any]
 
 # --- nodes ------------------------------------------------------------------------------------
 
+def retrieval_enabled(settings: Any, q: Any) -> bool:
+    """The question's own retrieval flag, else the settings'."""
+    return bool(settings.retrieval if q.retrieval is None else q.retrieval)
+
+
 async def retrieve(state: State, ctx: GraphContext) -> NodeResult:
     q = state["question"]
-    enabled = ctx.settings.retrieval if q.retrieval is None else q.retrieval
-    if not enabled or ctx.retriever is None:
+    enabled = retrieval_enabled(ctx.settings, q)
+    if not enabled or ctx.retriever is None:  # a caller that ran the graph without the pipeline's flag
         why = "retrieval off" if not enabled else "no textbook index in this workspace"
         return NodeResult(update={"chunks": []}, output={"enabled": False, "reason": why, "chunks": []})
     chunks = await asyncio.to_thread(ctx.retriever.retrieve, q.question, ctx.settings.retrieval_k, None)
@@ -203,5 +208,7 @@ async def gate(state: State, ctx: GraphContext) -> NodeResult:
 
 NODES: dict[str, Impl] = {"retrieve": retrieve, "solve": solve, "verify": verify, "critique": critique,
                           "revise": revise, "revise_with_answer": revise_with_answer, "gate": gate}
-# The nodes that write an attempt; the graph runs ``verify`` and ``gate`` inside each of them (``verified``).
+# The nodes that write an attempt; the graph runs ``verify`` and ``gate`` inside each of them (``verified``),
+# so those two are no graph nodes of their own.
 ATTEMPT_NODES = ("solve", "revise", "revise_with_answer")
+INSIDE = ("verify", "gate")

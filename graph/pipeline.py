@@ -23,6 +23,7 @@ from langchain_core.language_models.chat_models import BaseChatModel
 from scireflect.errors import ScireflectError, StoreError
 from scireflect.graph.context import GraphContext
 from scireflect.graph.graph import build_graph, pipeline_version, recursion_limit
+from scireflect.graph.nodes import retrieval_enabled
 from scireflect.graph.resume import Known, known_traces, resume_point, thread_id
 from scireflect.schema import ACCEPTED_STATUSES, Question, Run, Trace, utcnow
 from scireflect.settings import Settings
@@ -148,8 +149,7 @@ class Pipeline:
     def retrieves(self, q: Question) -> bool:
         """Whether the retrieve node runs for ``q``: its own flag, else the settings', and an index exists.
         Otherwise the graph goes straight to solve (a step less per question: no event saying it is off)."""
-        enabled = self.settings.retrieval if q.retrieval is None else q.retrieval
-        return bool(enabled) and self.context.retriever is not None
+        return retrieval_enabled(self.settings, q) and self.context.retriever is not None
 
     async def _invoke(self, graph: Any, inputs: dict[str, Any] | None, q: Question, ctx: GraphContext) -> dict[str, Any]:
         """Run the graph to its end; a failure of the graph itself becomes this trace's error."""

@@ -301,6 +301,9 @@ def _executemany(conn: Any, stmt: Any, rows: list[dict[str, Any]]) -> None:
         conn.execute(stmt, rows)
         return
     sql, names, procs = _compiled(stmt, tuple(rows[0]), conn.dialect)
+    if not set(names) <= rows[0].keys():  # a column default to fill in: SQLAlchemy's job
+        conn.execute(stmt, rows)
+        return
     params = [tuple(row[n] if p is None else p(row[n]) for n, p in zip(names, procs)) for row in rows]
     conn.exec_driver_sql(sql, params)
 

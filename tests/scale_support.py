@@ -145,7 +145,8 @@ def outcome(url: str) -> dict[str, Any]:
     for qid, seq, node in evs:
         nodes.setdefault(qid, []).append((seq, node))
     mismatched = query(url, "SELECT count(*) FROM traces t WHERE t.tokens_in != (SELECT coalesce(sum(tokens_in), 0) "
-                            "FROM events e WHERE e.trace_id = t.id)")[0][0]
+                            "FROM events e WHERE e.trace_id = t.id) OR t.tokens_out != (SELECT "
+                            "coalesce(sum(tokens_out), 0) FROM events e WHERE e.trace_id = t.id)")[0][0]
     return {"traces": sorted(traces), "records": sorted(records),
             "nodes": {q: [n for _, n in v] for q, v in nodes.items()},
             "seq_gaps": sum(1 for v in nodes.values() if [s for s, _ in v] != list(range(1, len(v) + 1))),

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import math
 import threading
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -23,17 +25,31 @@ def json_dumps(value: Any) -> str:
     try:
         return orjson.dumps(value, default=_plain, option=orjson.OPT_NON_STR_KEYS).decode()
     except TypeError:
-        return json.dumps(value, default=_plain)
+        return json.dumps(_finite(value), default=_plain)
 
 
 def _plain(obj: Any) -> Any:
-    """What neither JSON library knows: pydantic models as their JSON dump, sets as lists, else the text."""
+    """What neither JSON library knows: pydantic models as their JSON dump, sets as lists, datetimes as
+    ISO text (as orjson writes them), else the text."""
     dump = getattr(obj, "model_dump", None)
     if callable(dump):
-        return dump(mode="json")
+        return _finite(dump(mode="json"))
     if isinstance(obj, (set, frozenset)):
         return sorted(obj, key=str)
+    if isinstance(obj, (datetime, date, time)):
+        return obj.isoformat()
     return str(obj)
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with NaN and infinities as None, for the json fallback (orjson writes them as null)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
 
 
 def json_loads(text: str | bytes) -> Any:

@@ -69,7 +69,7 @@ def test_bad_workers_value_is_a_usage_error(home, scripted, tmp_path):
     f = write_questions(tmp_path / "q.jsonl", scripted[:1])
     for bad in ("many", "0", "300"):
         res = runner.invoke(app, ["run", str(f), "--workers", bad])
-        assert res.exit_code == 2 and "--workers" in res.output and bad in res.output
+        assert res.exit_code == 2 and "--workers" in res.output and f"'{bad}'" in res.output
 
 
 def test_auto_workers_one_process_per_core_only_where_it_pays(home, monkeypatch):

@@ -118,6 +118,7 @@ def test_migration_chain_reaches_head_and_reopens(settings: Any) -> None:
 
 def test_json_columns_round_trip_what_json_did_and_read_older_text(tmp_path: Any) -> None:
     import math
+    from datetime import datetime, timezone
 
     from sqlalchemy import JSON, Column, Integer, MetaData, Table, insert, select, text
 
@@ -127,6 +128,11 @@ def test_json_columns_round_trip_what_json_did_and_read_older_text(tmp_path: Any
     value = {"text": "ü ∫ \\boxed{1}", "n": 2**70, 3: [1.5, None, True]}
     assert json_loads(json_dumps(value)) == {"text": "ü ∫ \\boxed{1}", "n": 2**70, "3": [1.5, None, True]}
     assert json_loads(json_dumps({"x": math.inf})) == {"x": None}  # PostgreSQL's JSON has no Infinity
+    when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    # the json fallback (an integer beyond 64 bits) writes what orjson writes
+    assert json_dumps({"x": math.nan, "t": when, "n": 2**70}) == (
+        '{"x": null, "t": "2026-01-02T03:04:05+00:00", "n": %d}' % 2**70)
+    assert json_loads(json_dumps({"t": when}))["t"] == "2026-01-02T03:04:05+00:00"
     gate = Gate(score=0.5, decision="pass")
     assert json_loads(json_dumps({"g": gate, "s": {"b", "a"}, "big": [2**65, gate]})) == {
         "g": gate.model_dump(mode="json"), "s": ["a", "b"],
@@ -164,6 +170,8 @@ def test_trace_writer_bulk_path_stores_what_sqlalchemy_stores(tmp_path: Any) -> 
     with engine.begin() as conn:
         conn.execute(insert(events), [row])
         _executemany(conn, insert(events), [{**row, "seq": 2}])
+        # a row leaving a column to its default goes through SQLAlchemy, which fills it in
+        _executemany(conn, insert(events), [{k: v for k, v in row.items() if k != "latency_ms"} | {"seq": 3}])
     with engine.connect() as conn:
         raw = conn.execute(text("SELECT * FROM events ORDER BY seq")).mappings().all()
         typed = conn.execute(select(events).order_by(events.c.seq)).mappings().all()
@@ -171,3 +179,4 @@ def test_trace_writer_bulk_path_stores_what_sqlalchemy_stores(tmp_path: Any) -> 
     assert {k: v for k, v in raw[0].items() if k not in drop} == {k: v for k, v in raw[1].items() if k not in drop}
     assert typed[0]["messages_in"] == typed[1]["messages_in"] and typed[0]["output"] == typed[1]["output"]
     assert typed[1]["started_at"].replace(tzinfo=None) == when.replace(tzinfo=None)
+    assert typed[2]["latency_ms"] == 0.0 and typed[2]["output"] == typed[0]["output"]
