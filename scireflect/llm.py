@@ -245,18 +245,26 @@ def invoke_chat(model: BaseChatModel, messages: Sequence[BaseMessage], settings:
 
 
 def _direct_call(model: BaseChatModel) -> Any:
-    """The model's own ``acomplete`` when nothing would observe a LangChain run of it: no callbacks on the
-    model, none inherited from an enclosing runnable (a LangGraph node's are empty unless the caller
-    passed some), no LangSmith tracing and no other registered tracing hook switched on. Otherwise None,
-    and the call goes through ``ainvoke`` with all of LangChain's callbacks."""
+    """The model's own ``acomplete`` when nothing would observe or change a LangChain run of it: no
+    callbacks on the model, none inherited from an enclosing runnable (a LangGraph node's are empty unless
+    the caller passed some), no LangSmith tracing, no other registered tracing hook switched on, no debug
+    or verbose mode, no response cache and no rate limiter. Otherwise None, and the call goes through
+    ``ainvoke`` with all of LangChain's machinery."""
     direct = getattr(model, "acomplete", None)
-    if direct is None or model.callbacks:
+    if direct is None or model.callbacks or getattr(model, "rate_limiter", None) is not None:
+        return None
+    from langchain_core.globals import get_debug, get_llm_cache, get_verbose
+
+    cache = getattr(model, "cache", None)
+    if get_debug() or get_verbose() or cache not in (None, False) or (cache is None and get_llm_cache() is not None):
         return None
     from langchain_core.runnables.config import var_child_runnable_config
 
     parent = (var_child_runnable_config.get() or {}).get("callbacks")
     if parent and (parent if isinstance(parent, list) else getattr(parent, "handlers", None)):
         return None
+    from langchain_core.utils.env import env_var_is_set
+
     try:
         from langchain_core.tracers.context import _configure_hooks, _tracing_v2_is_enabled
     except ImportError:  # pragma: no cover - a langchain-core that moved them: take the observed path
@@ -264,7 +272,7 @@ def _direct_call(model: BaseChatModel) -> Any:
     if _tracing_v2_is_enabled():
         return None
     for var, _inheritable, _handler, env_var in _configure_hooks:
-        if var.get() is not None or (env_var and os.environ.get(env_var, "").lower() in ("1", "true")):
+        if var.get() is not None or (env_var and env_var_is_set(env_var)):
             return None
     return direct
 

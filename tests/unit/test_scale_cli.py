@@ -133,3 +133,20 @@ def test_direct_http_call_skips_langchain_only_when_nothing_listens(monkeypatch)
     finally:
         tracing_v2_callback_var.reset(token)
     assert _direct_call(plain) is not None
+    from langchain_core.globals import set_debug, set_llm_cache
+    from langchain_core.caches import InMemoryCache
+    from langchain_core.rate_limiters import InMemoryRateLimiter
+
+    set_debug(True)  # LangChain's console handler would print the run
+    try:
+        assert _direct_call(plain) is None
+    finally:
+        set_debug(False)
+    set_llm_cache(InMemoryCache())  # a cache would answer repeated prompts
+    try:
+        assert _direct_call(plain) is None
+        assert _direct_call(HttpChatModel(base_url="http://127.0.0.1:9/v1", cache=False)) is not None
+    finally:
+        set_llm_cache(None)
+    limited = HttpChatModel(base_url="http://127.0.0.1:9/v1", rate_limiter=InMemoryRateLimiter())
+    assert _direct_call(limited) is None and _direct_call(plain) is not None
