@@ -139,8 +139,12 @@ async def verify(state: State, ctx: GraphContext) -> NodeResult:
         raise ScireflectError("verify reached without an attempt")
     verifiers = ctx.registry.for_question(q, names=ctx.settings.verifiers,
                                           options=options_from_settings(ctx.settings))
-    # one thread hop for all of them: each verifier blocks (a sandboxed worker, a Lean REPL) but is bounded
-    verdicts: list[Verdict] = await asyncio.to_thread(lambda: [v.verify(q, attempt) for v in verifiers])
+    # Verdicts reached without blocking (identical answers, nothing to check) are taken here; one thread
+    # hop for the rest, which block (a sandboxed worker, a Lean REPL) but are bounded.
+    quick = [v.quick_verify(q, attempt) for v in verifiers]
+    slow = [v for v, verdict in zip(verifiers, quick) if verdict is None]
+    done = iter(await asyncio.to_thread(lambda: [v.verify(q, attempt) for v in slow]) if slow else [])
+    verdicts: list[Verdict] = [verdict if verdict is not None else next(done) for verdict in quick]
     for verdict in verdicts:
         if ctx.settings.require_steps and verdict.verifier == "steps":
             verdict.required = True

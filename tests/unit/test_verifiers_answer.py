@@ -183,3 +183,89 @@ def test_values_in_the_references_unit_only_under_gold_keys() -> None:
     visible = {k: val for k, val in v.details.items() if not k.startswith("gold")}
     assert 12000.0 not in visible.values() and "m" not in visible.values()
     assert v.details["gold_unit_pred_value"] == 12000.0 and visible["pred_value"] == 12.0
+
+
+# Plain decimal numerals are compared in the main process; every other answer goes to the worker pool.
+PLAIN = [("60", "60.0"), ("61", "60"), ("59.5", "60"), ("60.4", "60"), ("0.333", "0.3333"), ("-5", "5"),
+         ("0", "0.0"), ("0.0000000000001", "0"), ("1", "3"), ("+2.50", "2.5"), ("33.3333333", "33.3333333333"),
+         ("9" * 40, "9" * 40 + ".0"), ("12", "12.1"), ("12.1", "12"), (r"\boxed{7}", "7.00"), ("The answer is 8.", "8")]
+
+
+@pytest.mark.parametrize("options", [{}, {"rel_tol": 0.05}, {"tolerance": 0.02}, {"exact_golds": False},
+                                     {"preset": "scibench"}])
+def test_plain_numbers_in_process_give_the_pools_verdict(options: dict) -> None:
+    from scireflect.tools.verifiers.answer import _payload, _quick
+    from scireflect.tools.verifiers.options import AnswerOptions
+    from scireflect.tools.verifiers.pool import get_pool
+
+    o = AnswerOptions.build(**options)
+    for pred, gold in PLAIN:
+        quick = _quick(pred, gold, o)
+        assert quick is not None, (pred, gold)
+        if quick.details.get("method") == "identical":
+            continue
+        res = get_pool().call("answer", _payload(pred, gold, o), timeout_s=10)
+        assert res.ok, res.error
+        got = quick.model_dump()
+        assert got["details"].pop("elapsed_s") >= 0
+        assert (got["ok"], got["reason"], got["message"], got["details"]) == (
+            res.result["ok"], res.result["reason"], res.result["message"], res.result["details"]), (pred, gold)
+
+
+@pytest.mark.parametrize("pred,gold", [("1e3", "1000"), ("3 m/s", "3"), ("3", "3 m/s"), ("1,000", "1000"),
+                                       (r"\frac{1}{2}", "0.5"), ("2", "B"), ("9" * 41, "1"), ("x", "3"),
+                                       ("−5", "-5"), ("5", "five")])
+def test_anything_else_is_left_to_the_pool(pred: str, gold: str) -> None:
+    from scireflect.tools.verifiers.answer import _quick
+    from scireflect.tools.verifiers.options import AnswerOptions
+
+    assert _quick(pred, gold, AnswerOptions.build()) is None
+    assert _quick("3", "3.5", AnswerOptions.build(choices=["3", "3.5"])) is None
+
+
+def test_quick_verify_falls_back_to_verify_and_graph_hops_to_a_thread_only_when_needed() -> None:
+    import threading
+
+    from scireflect.graph.context import GraphContext
+    from scireflect.graph.nodes import verify
+    from scireflect.schema import Verdict
+    from scireflect.settings import Settings
+    from scireflect.tools.verifiers import Verifier, VerifierRegistry
+
+    threads: dict[str, str] = {}
+
+    class Quick(Verifier):
+        name = "quick"
+
+        def quick_check(self, question: Question, attempt: Attempt) -> Verdict | None:
+            return Verdict(verifier="", ok=True, reason="equal", message="decided at once")
+
+        def check(self, question: Question, attempt: Attempt) -> Verdict:  # pragma: no cover - never reached
+            raise AssertionError("check ran although quick_check decided")
+
+    class Slow(Verifier):
+        name = "slow"
+
+        def quick_check(self, question: Question, attempt: Attempt) -> Verdict | None:
+            raise RuntimeError("broken shortcut")  # undecided: check runs and decides
+
+        def check(self, question: Question, attempt: Attempt) -> Verdict:
+            threads["slow"] = threading.current_thread().name
+            return Verdict(verifier="", ok=False, reason="unequal", message="checked in full")
+
+    reg = VerifierRegistry()
+    reg.register(Quick)
+    reg.register(Slow)
+    ctx = GraphContext(settings=Settings(provider="openai", base_url="http://127.0.0.1:1/v1"), models=[],
+                       traces=None, registry=reg)
+    state = {"question": _q(), "attempts": [Attempt(stage="cot", solution="60")], "round": 0, "max_rounds": 1}
+    out = asyncio.run(verify(state, ctx))  # type: ignore[arg-type]
+    verdicts = out.update["attempts"][0].verdicts
+    assert [(v.verifier, v.ok, v.message) for v in verdicts] == [("quick", True, "decided at once"),
+                                                                 ("slow", False, "checked in full")]
+    assert threads["slow"] != threading.main_thread().name
+
+    reg2 = VerifierRegistry()
+    reg2.register(Quick)
+    out = asyncio.run(verify(state, GraphContext(settings=ctx.settings, models=[], traces=None, registry=reg2)))
+    assert out.update["attempts"][0].ok

@@ -84,3 +84,12 @@ def test_arith_evaluator_is_closed() -> None:
     for bad in ("__import__('os')", "2^{10^{10}}", "x + 1", "1/0", "lambda: 1"):
         with pytest.raises(arith.NotArithmetic):
             arith.evaluate(bad)
+
+
+def test_quick_check_decides_only_solutions_without_any_relation() -> None:
+    q = Question(id="q", question="?", answer="12", type="numeric")
+    v = StepsVerifier()
+    words = Attempt(stage="cot", solution="We reason in words only, 3 and 4 make 12. The answer is \\boxed{12}.")
+    assert v.quick_verify(q, words) == v.verify(q, words)
+    for text in ("$3 \\times 4 = 13$", SOLUTION, "x \\approx 2", "x ≈ 2", "a \\simeq b"):
+        assert v.quick_verify(q, Attempt(stage="cot", solution=text)) is None

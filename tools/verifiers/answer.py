@@ -1,8 +1,10 @@
 """The ``answer`` verifier: is the attempt's final answer the reference answer?
 
 The main process only screens and routes: the comparison itself (math-verify, sympy, pint) runs in the
-sandboxed worker pool (:mod:`pool`), so no model-written string is parsed here. Semantics and options:
-:mod:`options` and ``docs/verifiers.md``.
+sandboxed worker pool (:mod:`pool`), so no model-written string is parsed here. Two exceptions decided with
+regular expressions and short exact arithmetic: identical answers, and an answer and reference that are
+both plain decimal numerals (``_PLAIN_NUMBER``), which get the pool's verdict without the round trip.
+Semantics and options: :mod:`options` and ``docs/verifiers.md``.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import asyncio
 import dataclasses
 import logging
 import re
+import time
 from typing import Any
 
 from scireflect.schema import Attempt, Question, Verdict
@@ -80,25 +83,55 @@ def verify_answer(pred: str | None, gold: str, **options: Any) -> Verdict:
     timeout, too_large, parse_error, error). Unknown option names raise :class:`VerifierError`.
     """
     o = AnswerOptions.build(**options)
-    early = _precheck(pred, gold, o)
+    early = _quick(pred, gold, o)
     if early is not None:
         return early
-    same = _identical(str(pred), str(gold))
-    if same is not None:
-        return same
     res = get_pool().call("answer", _payload(str(pred), str(gold), o), timeout_s=o.timeout_s)
     return _from_result(res, o)
 
 
-def _identical(pred: str, gold: str) -> Verdict | None:
-    """Identical final answers need no parsing (regular expressions only, safe in this process)."""
+def _quick(pred: str | None, gold: str, o: AnswerOptions) -> Verdict | None:
+    """The verdicts reached without the worker pool: missing, oversized, screened or identical answers, and
+    two plain decimal numerals."""
+    early = _precheck(pred, gold, o)
+    if early is not None:
+        return early
     from scireflect.tools.extract import extract_answer
-    from scireflect.tools.verifiers.equiv import _gold_answer, _norm
+    from scireflect.tools.verifiers.equiv import _gold_answer
 
-    pred_ans = extract_answer(pred) or pred.strip()
-    if pred_ans.strip() and len(pred_ans) <= 20_000 and _norm(pred_ans) == _norm(_gold_answer(gold)):
+    pred_s = str(pred)
+    pred_ans, gold_ans = extract_answer(pred_s) or pred_s.strip(), _gold_answer(str(gold))
+    same = _identical(pred_ans, gold_ans)
+    return same if same is not None else _plain_numbers(pred_s, pred_ans, str(gold), gold_ans, o)
+
+
+def _identical(pred_ans: str, gold_ans: str) -> Verdict | None:
+    """Identical final answers need no parsing (regular expressions only, safe in this process)."""
+    from scireflect.tools.verifiers.equiv import _norm
+
+    if pred_ans.strip() and len(pred_ans) <= 20_000 and _norm(pred_ans) == _norm(gold_ans):
         return _verdict(True, "equal", "answers are identical", method="identical", pred_answer=pred_ans[:300])
     return None
+
+
+# Digits with an optional sign and decimal point, at most 40 a side: no exponent, unit, separator or LaTeX.
+_PLAIN_NUMBER = re.compile(r"[-+]?\d{1,40}(?:\.\d{1,40})?")
+
+
+def _plain_numbers(pred: str, pred_ans: str, gold: str, gold_ans: str, o: AnswerOptions) -> Verdict | None:
+    """Two plain decimal numerals are compared in this process: for them the pool's procedure is exact
+    arithmetic on short Fractions (no pint, no sympy), and a thread hop and a worker round trip cost more
+    than the comparison. The verdict is the one the pool would give."""
+    if o.choices or o.multiple_choice == "on":
+        return None
+    if not (_PLAIN_NUMBER.fullmatch(pred_ans) and _PLAIN_NUMBER.fullmatch(gold_ans)):
+        return None
+    from scireflect.tools.verifiers.equiv import compare
+
+    t0 = time.perf_counter()
+    r = compare(pred, gold, o)
+    return _verdict(bool(r["ok"]), str(r["reason"]), str(r["message"]),
+                    **{**r["details"], "elapsed_s": round(time.perf_counter() - t0, 4)})
 
 
 async def averify_answer(pred: str | None, gold: str, **options: Any) -> Verdict:
@@ -133,5 +166,11 @@ class AnswerVerifier(Verifier):
         return opts
 
     def check(self, question: Question, attempt: Attempt) -> Verdict:
-        pred = attempt.extracted_answer if attempt.extracted_answer else attempt.solution
-        return verify_answer(pred, question.gold, **self.options_for(question))
+        return verify_answer(_pred(attempt), question.gold, **self.options_for(question))
+
+    def quick_check(self, question: Question, attempt: Attempt) -> Verdict | None:
+        return _quick(_pred(attempt), question.gold, AnswerOptions.build(**self.options_for(question)))
+
+
+def _pred(attempt: Attempt) -> str:
+    return attempt.extracted_answer if attempt.extracted_answer else attempt.solution

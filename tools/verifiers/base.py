@@ -36,6 +36,13 @@ class Verifier:
     def check(self, question: Question, attempt: Attempt) -> Verdict:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def quick_check(self, question: Question, attempt: Attempt) -> Verdict | None:
+        """Optional: the verdict when it can be reached without blocking or parsing model output (string
+        comparisons, regular expressions), else None and ``check`` runs. The graph calls this on its event
+        loop and sends only the undecided verifiers to a thread. Where it returns a verdict, it must be the
+        one ``check`` would return."""
+        return None
+
     def verify(self, question: Question, attempt: Attempt) -> Verdict:
         try:
             verdict = self.check(question, attempt)
@@ -43,6 +50,18 @@ class Verifier:
             log.warning("verifier %s failed on question %s: %s", self.name, question.id, e)
             verdict = Verdict(verifier=self.name, ok=False, score=0.0, reason="error",
                               message=f"verifier {self.name} failed: {type(e).__name__}: {e}")
+        return self._own(verdict)
+
+    def quick_verify(self, question: Question, attempt: Attempt) -> Verdict | None:
+        """``quick_check``, total: a failure in it means "undecided", and ``verify`` then runs."""
+        try:
+            verdict = self.quick_check(question, attempt)
+        except Exception as e:  # noqa: BLE001 - the full check decides, and reports, a real failure
+            log.debug("verifier %s quick check failed on question %s: %s", self.name, question.id, e)
+            return None
+        return None if verdict is None else self._own(verdict)
+
+    def _own(self, verdict: Verdict) -> Verdict:
         if not verdict.verifier:
             verdict.verifier = self.name
         verdict.required = verdict.required and self.required

@@ -24,6 +24,7 @@ MAX_SIDE = 300
 _MATH = re.compile(r"\$\$(.+?)\$\$|\\\[(.+?)\\\]|\\\((.+?)\\\)|\$(.+?)\$|\\begin\{(align\*?|equation\*?|gather\*?)\}(.+?)"
                    r"\\end\{\5\}", re.S)
 _REL = re.compile(r"(?<![<>!=\\:])=(?!=)|\\approx|≈|\\simeq")
+_ANY_REL = re.compile(r"=|\\approx|≈|\\simeq")  # no match anywhere: no claim can be found
 _PROSE_BEFORE = re.compile(
     r"(?:[.,;:!?]\s|\b(?:so|thus|then|hence|therefore|we|get|have|is|are|gives|and|that|where|with|find|obtain|"
     r"equals?|becomes|yields|since|because|of)\b)", re.I)
@@ -141,8 +142,7 @@ def check_steps(solution: str, *, rel_tol: float = 0.01, approx_rel_tol: float =
     """Extract and check the claims of ``solution``. Total: always a Verdict."""
     claims = extract_claims(solution or "", max_claims)
     if not claims:
-        return Verdict(verifier=NAME, ok=True, score=0.5, reason="unchecked", message="no equalities to check",
-                       details={"steps": [], "first_wrong": None, "checked": 0})
+        return _no_claims()
     payload = {"claims": [{"lhs": c.lhs, "rhs": c.rhs, "approx": c.approx} for c in claims],
                "rel_tol": rel_tol, "approx_rel_tol": approx_rel_tol}
     res = get_pool().call("steps", payload, timeout_s=timeout_s)
@@ -153,6 +153,11 @@ def check_steps(solution: str, *, rel_tol: float = 0.01, approx_rel_tol: float =
                        details={"steps": [_step(c, {"status": "unchecked"}) for c in claims], "first_wrong": None})
     steps = [_step(c, r) for c, r in zip(claims, res.result.get("results", []))]
     return _verdict(steps)
+
+
+def _no_claims() -> Verdict:
+    return Verdict(verifier=NAME, ok=True, score=0.5, reason="unchecked", message="no equalities to check",
+                   details={"steps": [], "first_wrong": None, "checked": 0})
 
 
 def _step(c: Claim, r: dict[str, Any]) -> dict[str, Any]:
@@ -199,3 +204,6 @@ class StepsVerifier(Verifier):
         return check_steps(attempt.solution, rel_tol=float(o.get("rel_tol", 0.01)),
                            approx_rel_tol=float(o.get("approx_rel_tol", 0.05)),
                            timeout_s=float(o.get("timeout_s", 5.0)), max_claims=int(o.get("max_claims", MAX_CLAIMS)))
+
+    def quick_check(self, question: Question, attempt: Attempt) -> Verdict | None:
+        return _no_claims() if _ANY_REL.search((attempt.solution or "")[-200_000:]) is None else None
