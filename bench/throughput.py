@@ -1,6 +1,6 @@
 """Batch throughput against the ideal, with the test server at a fixed latency per call.
 
-    .venv/bin/python bench/throughput.py [--latency-ms 200] [--concurrency 1 8 32 128] [--mix ...]
+    .venv/bin/python bench/throughput.py [--latency-ms 200] [--concurrency 1 8 32 128] [--mix ...] [--unit m/s^2]
 
 For each concurrency C the batch engine (``Pipeline.arun_batch``: checkpoints, trace writer, verifiers,
 everything a real run does) annotates about ``--waves`` x C questions whose outcomes follow ``--mix``;
@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 CALLS = {"cot": 1, "reflection": 3, "with_answer": 6, "rejected": 6}  # with max_rounds=2 and stage 3 on
 
 
-def questions(n: int, mix: dict[str, float], offset: int) -> list[Any]:
+def questions(n: int, mix: dict[str, float], offset: int, unit: str | None = None) -> list[Any]:
     from scireflect.schema import Question
     from scireflect.testing.openai_server import pick_outcome
 
@@ -37,7 +37,7 @@ def questions(n: int, mix: dict[str, float], offset: int) -> list[Any]:
     for i in range(offset, offset + n):
         text = f"A cart of mass {i + 1} kg feels a net force of {2 * i + 3} N. What is the acceleration of cart {i}?"
         out.append(Question(id=f"b{i}", question=text, answer=str(3 * i + 1), type="numeric", subject="physics",
-                            metadata={"outcome": pick_outcome(text, mix)}))
+                            unit=unit, metadata={"outcome": pick_outcome(text, mix)}))
     return out
 
 
@@ -169,6 +169,10 @@ def main() -> None:
                     help="scripted outcomes (cot: 1 call, reflection: 3, with_answer and rejected: 6)")
     ap.add_argument("--waves", type=float, default=8.0, help="questions per run = waves x concurrency")
     ap.add_argument("--min-questions", type=int, default=16)
+    ap.add_argument("--unit", default=None,
+                    help="give every question this unit (e.g. m/s^2): wrong answers then carry it and go through "
+                         "the verifier pool (pint), as answers with units do; by default answers are plain "
+                         "numerals, which the verifier settles on the event loop")
     ap.add_argument("--workers", default="auto",
                     help="local worker processes per run, or auto (scireflect run's default: one per core from "
                          "concurrency 128 on 2 cores); with several, the CPU column includes their start-up "
@@ -192,7 +196,7 @@ def main() -> None:
         # needs a longer run to be measured apart from the start
         runs.append((c, n * 3 if w > 1 else n, w))
     total = sum(n for _, n, _ in runs) + 2 * max(args.concurrency) + args.min_questions
-    qs_all = questions(total, args.mix, 0)
+    qs_all = questions(total, args.mix, 0, args.unit)
     root = Path(tempfile.mkdtemp(prefix="scireflect-bench-"))
     script = root / "script.jsonl"
     script.write_text("".join(json.dumps(q.model_dump(mode="json")) + "\n" for q in qs_all))
@@ -222,8 +226,8 @@ def main() -> None:
         base_qs = qs_all[pos:pos + args.min_questions]
         base_calls = sum(CALLS[q.metadata["outcome"]] for q in base_qs) / len(base_qs)
         base = run_loop(plain_loop(srv.url, base_qs, root / "plain"))
-    print(f"latency {args.latency_ms:.0f} ms per call, mix {args.mix}, {os.cpu_count()} CPUs, workers {args.workers}, "
-          f"CPU check {cpu_check():.2f} s (about 1.6 s on the quiet development machine)")
+    print(f"latency {args.latency_ms:.0f} ms per call, mix {args.mix}, unit {args.unit or 'none'}, "
+          f"{os.cpu_count()} CPUs, workers {args.workers}, CPU check {cpu_check():.2f} s (about 1.6 s on the quiet development machine)")
     print("| concurrency | processes | questions | calls/question | ideal q/s | steady q/s | overall q/s "
           "| steady/ideal | orchestrator CPU ms/question | verifier CPU ms/question |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
