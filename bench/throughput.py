@@ -227,7 +227,8 @@ def main() -> None:
         base_calls = sum(CALLS[q.metadata["outcome"]] for q in base_qs) / len(base_qs)
         base = run_loop(plain_loop(srv.url, base_qs, root / "plain"))
     print(f"latency {args.latency_ms:.0f} ms per call, mix {args.mix}, unit {args.unit or 'none'}, "
-          f"{os.cpu_count()} CPUs, workers {args.workers}, CPU check {cpu_check():.2f} s (about 1.6 s on the quiet development machine)")
+          f"{os.cpu_count()} CPUs, workers {args.workers}, "
+          f"CPU check {cpu_check():.2f} s (about 1.6 s on the quiet development machine)")
     print("| concurrency | processes | questions | calls/question | ideal q/s | steady q/s | overall q/s "
           "| steady/ideal | orchestrator CPU ms/question | verifier CPU ms/question |")
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
