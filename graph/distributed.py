@@ -73,22 +73,25 @@ AUTO_MIN_CONCURRENCY = 64  # questions in flight per process before another proc
 AUTO_MIN_QUESTIONS = 500  # below this a process's start-up (imports, verifier pool: ~3 s) is not worth it
 
 
-def resolve_workers(workers: int | str, settings: Settings, concurrency: int, n_questions: int) -> int:
+def resolve_workers(workers: int | str, settings: Settings, concurrency: int, n_questions: int,
+                    cores: int | None = None) -> int:
     """The number of processes (or Ray actors) for ``workers`` (an int, or ``"auto"``).
 
-    ``auto``: one process per available core, at most one per 64 questions in flight, for runs of 500
-    questions or more against HTTP endpoints; otherwise 1. One process's event loop drives about 120
-    questions/s (6 to 8 ms of CPU each, most of it LangGraph and its checkpoints; bench/throughput.py),
-    which a fast endpoint at high concurrency exceeds; an in-process model (llamacpp) gains nothing.
+    ``auto``: one process per available core (``cores``; default: this machine's, a Ray cluster passes
+    its CPU count), at most one per 64 questions in flight, for runs of 500 questions or more against HTTP
+    endpoints; otherwise 1. One process's event loop drives about 150 to 200 questions/s (5 to 6 ms of
+    CPU each, most of it LangGraph and its checkpoints; bench/throughput.py), which a fast endpoint at high
+    concurrency exceeds; an in-process model (llamacpp) gains nothing.
     """
     if workers != "auto":
         return max(1, int(workers))
     if settings.provider != "openai" or n_questions < AUTO_MIN_QUESTIONS:
         return 1
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - macOS, Windows
-        cores = os.cpu_count() or 1
+    if cores is None:
+        try:
+            cores = len(os.sched_getaffinity(0))
+        except AttributeError:  # pragma: no cover - macOS, Windows
+            cores = os.cpu_count() or 1
     return max(1, min(cores, concurrency // AUTO_MIN_CONCURRENCY))
 
 
@@ -97,13 +100,13 @@ def run_batch(pipe: Pipeline, questions: list[Question], run: Run, *, concurrenc
               skip_finished: bool = True, on_progress: ProgressFn | None = None) -> RunSummary:
     """Run a batch with the chosen engine; returns the merged summary (the caller finishes the run).
     ``workers``: processes (local) or actors (ray), or ``"auto"`` (see ``resolve_workers``)."""
-    workers = resolve_workers(workers, pipe.settings, concurrency, len(questions))
-    if engine == "ray":
+    if engine == "ray":  # "auto" is sized by the cluster's CPUs once connected
         return run_ray(pipe.settings, questions, run, concurrency=concurrency, workers=workers,
                        address=ray_address, duplicates=duplicates, skip_finished=skip_finished,
                        on_progress=on_progress)
     if engine != "local":
         raise ConfigError(f"unknown engine {engine!r}; choose local or ray")
+    workers = resolve_workers(workers, pipe.settings, concurrency, len(questions))
     if workers > 1:
         return run_processes(pipe.settings, questions, run, concurrency=concurrency, workers=workers,
                              duplicates=duplicates, skip_finished=skip_finished, on_progress=on_progress)
@@ -290,17 +293,20 @@ def _ray() -> Any:
     return ray
 
 
-def run_ray(settings: Settings, questions: list[Question], run: Run, *, concurrency: int, workers: int,
+def run_ray(settings: Settings, questions: list[Question], run: Run, *, concurrency: int, workers: int | str,
             address: str | None = None, duplicates: dict[str, Any] | None = None, skip_finished: bool = True,
             on_progress: ProgressFn | None = None, num_cpus: float = 1.0) -> RunSummary:
     """One Ray actor per shard. ``address``: an existing cluster (``auto``, ``ray://HOST:10001``) or
-    None for a local one. Across machines, use a PostgreSQL store (``SCIREFLECT_DATABASE_URL``)."""
+    None for a local one. Across machines, use a PostgreSQL store (``SCIREFLECT_DATABASE_URL``).
+    ``workers="auto"`` counts the cluster's CPUs (this machine's for a local cluster)."""
     ray = _ray()
     from scireflect.graph.checkpoints import is_postgres
 
     if address and not is_postgres(settings.db_url):
         log.warning("a Ray cluster with a SQLite store works on one machine only; use PostgreSQL across nodes")
     started = not ray.is_initialized()
+    if workers != "auto" or (started and not address):  # a local cluster is started for this many
+        workers = resolve_workers(workers, settings, concurrency, len(questions))
     if started:
         try:
             ray.init(address=address, num_cpus=None if address else max(workers, 1), include_dashboard=False,
@@ -308,6 +314,9 @@ def run_ray(settings: Settings, questions: list[Question], run: Run, *, concurre
         except Exception as e:  # noqa: BLE001 - connection refused, bad address, version mismatch
             raise ConfigError(f"cannot connect to the Ray cluster at {address or 'local'}: {e}") from e
     try:
+        if not isinstance(workers, int):  # "auto" on a running cluster: as many actors as its CPUs hold
+            cpus = int(ray.cluster_resources().get("CPU", 1) // max(num_cpus, 1e-9))
+            workers = resolve_workers(workers, settings, concurrency, len(questions), cores=max(1, cpus))
         return _ray_shards(ray, settings, questions, run, concurrency, workers, duplicates, skip_finished,
                            on_progress, num_cpus)
     finally:

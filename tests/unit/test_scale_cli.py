@@ -150,3 +150,49 @@ def test_direct_http_call_skips_langchain_only_when_nothing_listens(monkeypatch)
         set_llm_cache(None)
     limited = HttpChatModel(base_url="http://127.0.0.1:9/v1", rate_limiter=InMemoryRateLimiter())
     assert _direct_call(limited) is None and _direct_call(plain) is not None
+
+
+def test_auto_workers_on_a_ray_cluster_count_the_clusters_cpus(home, monkeypatch):
+    import scireflect.graph.distributed as dist
+    from scireflect.schema import Question, Run
+    from scireflect.settings import Settings
+
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    calls: dict = {}
+
+    class FakeRay:
+        def __init__(self, running: bool):
+            self.running = running
+
+        def is_initialized(self):
+            return self.running
+
+        def init(self, **kw):
+            calls["init"] = kw
+            self.running = True
+
+        def cluster_resources(self):
+            return {"CPU": 16.0}
+
+        def shutdown(self):
+            calls["shutdown"] = True
+
+    def fake_shards(ray, settings, questions, run, concurrency, workers, *rest):
+        calls["workers"] = workers
+        return "summary"
+
+    monkeypatch.setattr(dist, "_ray_shards", fake_shards)
+    http = Settings(provider="openai", base_url="http://127.0.0.1:9/v1")
+    qs = [Question(id=f"q{i}", question=f"q {i}", answer="1") for i in range(600)]
+    run = Run(id="r1")
+    for address, running, expect in (("ray://head:10001", False, 8), (None, True, 8), (None, False, 2)):
+        calls.clear()
+        monkeypatch.setattr(dist, "_ray", lambda: FakeRay(running))
+        assert dist.run_ray(http, qs, run, concurrency=512, workers="auto", address=address) == "summary"
+        assert calls["workers"] == expect, (address, running)  # 16 CPUs, one actor per 64 in flight; local: 2 cores
+        if address is None and not running:
+            assert calls["init"]["num_cpus"] == 2
+    calls.clear()
+    monkeypatch.setattr(dist, "_ray", lambda: FakeRay(True))
+    dist.run_ray(http, qs, run, concurrency=512, workers="3")
+    assert calls["workers"] == 3
