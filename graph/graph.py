@@ -42,7 +42,7 @@ def after_critique(state: State) -> Literal["revise", "__end__"]:
 def after_verify(state: State) -> Literal["critique", "revise_with_answer", "__end__"]:
     """After an attempt node: it verified its attempt and, if that passed, ran the gate (``nodes.verified``)."""
     attempt = last_attempt(state)
-    if _failed(state) or state.get("status") == "rejected" or state.get("status") in ACCEPTED_STATUSES:
+    if _failed(state) or state.get("status") in ("rejected", *ACCEPTED_STATUSES):
         return END
     if attempt is None or not attempt.verdicts:
         raise RoutingError(f"verify produced no verdicts (trace {state.get('trace_id')})")

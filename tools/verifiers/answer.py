@@ -107,9 +107,9 @@ def _quick(pred: str | None, gold: str, o: AnswerOptions) -> Verdict | None:
 
 def _identical(pred_ans: str, gold_ans: str) -> Verdict | None:
     """Identical final answers need no parsing (regular expressions only, safe in this process)."""
-    from scireflect.tools.verifiers.equiv import _norm
+    from scireflect.tools.verifiers.equiv import identical
 
-    if pred_ans.strip() and len(pred_ans) <= 20_000 and _norm(pred_ans) == _norm(gold_ans):
+    if len(pred_ans) <= 20_000 and identical(pred_ans, gold_ans):
         return _verdict(True, "equal", "answers are identical", method="identical", pred_answer=pred_ans[:300])
     return None
 

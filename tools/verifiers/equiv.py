@@ -29,6 +29,11 @@ def _norm(s: str) -> str:
     return s.rstrip(".")
 
 
+def identical(pred_ans: str, gold_ans: str) -> bool:
+    """The same answer text once whitespace, LaTeX spacing commands and \\left/\\right are ignored."""
+    return bool(pred_ans.strip()) and _norm(pred_ans) == _norm(gold_ans)
+
+
 def _gold_answer(gold: str) -> str:
     return boxed_answer(gold) or gold.strip().strip("$").strip()
 
@@ -313,7 +318,7 @@ def compare(pred: str, gold: str, o: AnswerOptions) -> dict[str, Any]:
     if len(pred_ans) > o.max_answer_chars:
         return verdict(False, "too_large", f"answer longer than {o.max_answer_chars} characters")
     base = {"pred_answer": pred_ans[:300]}
-    if _norm(pred_ans) == _norm(gold_ans) and pred_ans.strip():
+    if identical(pred_ans, gold_ans):
         return verdict(True, "equal", "answers are identical", method="identical", **base)
     for step in (_choice(pred, gold_ans, o), _numeric(pred_ans, gold_ans, o) if not o.choices else None):
         if step is not None:
