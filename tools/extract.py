@@ -8,7 +8,12 @@ expressions run here, with bounded input, so it is safe on any model output in t
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from dataclasses import dataclass
+from typing import Callable
+
+from scireflect.tools.reasoning import final_response
 
 MAX_INPUT = 200_000
 MAX_ANSWER = 2_000
@@ -129,22 +134,279 @@ def _last_value(text: str) -> str | None:
 _CHAT_TOKENS = re.compile(r"<\|(?:im_end|im_start|endoftext|eot_id|end_of_text|start_header_id)\|>")
 
 
-def extract_answer(text: str | None) -> str | None:
-    """The final answer of a solution, or None when nothing answer-like is found."""
-    try:
-        if not text or not str(text).strip():
-            return None
-        text = str(text)[-MAX_INPUT:]
-        m = _CHAT_TOKENS.search(text)
-        if m and m.start() > 0:  # chat-template tokens end the answer; what follows is not the model's
-            text = text[:m.start()]
-        spans = _boxed_spans(text)
-        anchored = _after_anchor(text, after=spans[-1][1] if spans else 0)
-        if anchored and (not spans or re.search(r"[\d\\$]", anchored) or re.fullmatch(r"\(?[A-J]\)?", anchored)):
-            return anchored  # "Final answer: ..." written after the last box overrides it
-        boxed = boxed_answer(text)
-        if boxed:
-            return _clean(boxed)[:MAX_ANSWER] or None
-        return _last_value(text)
-    except Exception:  # noqa: BLE001 - extraction must be total
+def _final_text(text: str | None) -> str | None:
+    """The final response of ``text``, bounded and without chat-template tails; None when there is none
+    (empty, or the output stopped inside its reasoning block)."""
+    if not text or not str(text).strip():
         return None
+    final = final_response(str(text)[-MAX_INPUT:])
+    if final is None or not final.strip():
+        return None
+    m = _CHAT_TOKENS.search(final)
+    if m and m.start() > 0:  # chat-template tokens end the answer; what follows is not the model's
+        final = final[:m.start()]
+    return final
+
+
+def explicit_answer(text: str) -> str | None:
+    """The answer the writer marked as such: a "Final answer: ..." written after the last box, else the
+    box (several joined by "and"/commas form a list), else the last "the answer is ...". None when the
+    text marks no answer."""
+    spans = _boxed_spans(text)
+    anchored = _after_anchor(text, after=spans[-1][1] if spans else 0)
+    if anchored and (not spans or re.search(r"[\d\\$]", anchored) or re.fullmatch(r"\(?[A-J]\)?", anchored)):
+        return anchored  # "Final answer: ..." written after the last box overrides it
+    boxed = boxed_answer(text)
+    if boxed:
+        return _clean(boxed)[:MAX_ANSWER] or None
+    return None
+
+
+def extract_answer(text: str | None) -> str | None:
+    """The final answer of a solution, or None when nothing answer-like is found (see :func:`find_answer`)."""
+    return find_answer(text)[0]
+
+
+def find_answer(text: str | None, prefer: Callable[[Candidate], bool] | None = None) -> tuple[str | None, str]:
+    """The final answer of a solution and how it was found: ``explicit``, ``stated``, ``last_value`` or
+    ``none`` (then the answer is None).
+
+    Only the final response counts (text after the reasoning block; see :mod:`reasoning`): an output
+    that stopped inside its reasoning has no answer. The answer the writer marked wins
+    (:func:`explicit_answer`); then, in a worked solution, the latest stated result (:func:`answer_candidates`,
+    :func:`pick`, which takes ``prefer``); then the last value of the last line."""
+    try:
+        final = _final_text(text)
+        if final is None:
+            return None, "none"
+        explicit = explicit_answer(final)
+        if explicit:
+            return explicit, "explicit"
+        if "\n" in final.strip() or _REL.search(final):
+            best = pick(answer_candidates(final), prefer)
+            if best is not None:
+                return best.answer, "stated"
+        last = _last_value(final)
+        return last, "last_value" if last else "none"
+    except Exception:  # noqa: BLE001 - extraction must be total
+        return None, "none"
+
+
+# -- worked solutions: every stated result is a candidate -----------------------------------------
+# Relations whose right side states a value: equality and the approximate relations textbooks use.
+_REL = re.compile(r"(?<![<>!=:\\])=(?![=>])|\\(?:approx|simeq|cong|doteq|thickapprox)(?![A-Za-z])"
+                  r"|\\sim(?![A-Za-z])|[≈≅≃∼]")
+_SEGMENT = re.compile(
+    r"\$\$(?P<dd>.+?)\$\$|\\\[(?P<br>.+?)\\\]"
+    r"|\\begin\{(?P<env>equation|align|gather|multline|eqnarray|displaymath|math)(?P<star>\*?)\}(?P<body>.+?)"
+    r"\\end\{(?P=env)(?P=star)\}"
+    r"|\\\((?P<pa>.+?)\\\)|\$(?P<d>[^$]+?)\$", re.S)
+_DISPLAY = ("dd", "br", "body")
+_ROW_SPLIT = re.compile(r"\\\\(?![A-Za-z])|\\cr(?![A-Za-z])")
+_NUMERIC_START = re.compile(r"^\s*(?:[-+−]\s*)?(?:(?:\\\$|\x01\x01|[€£¥])\s*)?(?:\d|\.\d|\\[dtc]?frac\s*\{\s*[-\d.]|\\sqrt\s*\{?\s*\d|\\pi\b)")
+# A units identity or conversion factor ("1 J = 1 N m", "1 atm = 101325 Pa", "10^3 L = 1 m^3"): the whole
+# subject is one (or a power of ten) of some unit.
+_UNIT_WORD = r"(?:\\(?:mathrm|text|rm|mbox)\s*\{[^{}]*\}|[A-Za-zµμΩÅ°]+(?:_\{?[A-Za-z\\{}]+\}?)?)"
+_UNIT_IDENTITY = re.compile(
+    r"^\s*(?:1(?:\.0*)?|10\s*\^\s*\{?\s*[-+−]?\d+\s*\}?)(?:\s|~|\\[,;:! ])*" + _UNIT_WORD +
+    r"(?:(?:\s|~|\\[,;:! ]|\\cdot|/|\.)*(?:" + _UNIT_WORD + r"|\{\s*\}|\^\s*\{?\s*[-+−]?\d+\s*\}?))*\s*$")
+# A remark that recalls a fact rather than stating a result ("where we have used ...", "recall that ...").
+_REMARK = re.compile(r"(?:\(\s*using\b|\b(?:we\s+(?:have\s+)?used|(?:have|has|had)\s+been\s+used|recall(?:ing)?\s+"
+                     r"that|remember\s+that|note\s+that|noting\s+that|conversion\s+factors?)\b)[^.!?\n]*$", re.I)
+# Where the value of a right-hand side ends: prose after it. Inside maths a comma or a spaced full stop can
+# belong to the value ("(1, 2)", "600 . K"), so only words and spacing commands end it there.
+_CUT_PROSE = re.compile(
+    r"\\(?:quad|qquad)(?![A-Za-z])|[,;]\s|\.\s|\.$|\s(?:which|where|and|so|for|if|then|because|thus|when|with)\b",
+    re.I)
+_CUT_MATH = re.compile(
+    r"\\(?:quad|qquad)(?![A-Za-z])|[,;]\s*(?=\\(?:text|mbox|quad|qquad)|(?:where|and|so|which|for|with)\b)"
+    r"|\\(?:text|mbox|textrm)\s*\{\s*(?:and|or|for|where|which|so|thus|if|when|i\.e|with|is|in|at|to|as|hence"
+    r"|then|giving|by|since|because)\b", re.I)
+# Layout commands that carry no value: environment markers, \left/\right delimiters, labels and tags.
+_LAYOUT = re.compile(r"\\(?:begin|end)\s*\{[A-Za-z*]+\}(?:\{[^{}]*\})?|\\(?:left|right|big|Big|bigg|Bigg)[lr]?"
+                     r"(?![A-Za-z])\.?|\\(?:nonumber|notag|hline|displaystyle)(?![A-Za-z])|\\(?:label|tag)\s*"
+                     r"\{[^{}]*\}|\r")
+_SENTENCE_END = re.compile(r"(?<=[^\d\s][.!?])\s+(?=[A-Z(])|\n\s*\n")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One stated result of a worked solution.
+
+    ``answer``: the value (with its unit) as written; ``subject``: what it is the value of (the left side
+    of the relation; "" when not stated); ``pos``: where the value ends in the text; ``kind``: ``relation``
+    (right side of an equality chain), ``approx`` (the value an approximate relation rounds: the side before
+    the last ``\\approx`` when that is a number, else the side after it) or ``prose`` (a value stated in the
+    last two sentences without a relation); ``note``: a units identity, a conversion factor or a recalled
+    fact, which never wins."""
+
+    answer: str
+    subject: str
+    pos: int
+    kind: str
+    note: bool = False
+
+    @property
+    def numeric(self) -> bool:
+        return bool(_NUMERIC_START.match(self.answer))
+
+
+def _mask(text: str) -> str:
+    """``\\$`` (a currency sign) hidden from the math-delimiter scan; positions are unchanged."""
+    return text.replace("\\$", "\x01\x01")
+
+
+def _unmask(text: str) -> str:
+    return text.replace("\x01\x01", "\\$")
+
+
+def _segments(text: str) -> tuple[list[tuple[int, str, bool]], str]:
+    """(start, content, display) of every math segment, and the text with the segments blanked out.
+    Segments with only spaces between them are one (``$V=0.366$ $\\mathrm{dm}^3$``)."""
+    segs: list[tuple[int, str, bool]] = []
+    plain = list(text)
+    prev_end = -1
+    for m in _SEGMENT.finditer(text):
+        name = next(k for k in ("dd", "br", "body", "pa", "d") if m.group(k) is not None)
+        if segs and prev_end >= 0 and not text[prev_end:m.start()].strip(" \t~") and not segs[-1][2]:
+            s0, c0, _ = segs[-1]
+            gap = m.start(name) - (s0 + len(c0))
+            segs[-1] = (s0, c0 + " " * gap + m.group(name), name in _DISPLAY)
+        else:
+            segs.append((m.start(name), m.group(name), name in _DISPLAY))
+        plain[m.start():m.end()] = [c if c == "\n" else " " for c in text[m.start():m.end()]]
+        prev_end = m.end()
+    return segs, "".join(plain)
+
+
+def _trim_value(side: str, math: bool) -> tuple[str, int]:
+    """The value at the start of a right-hand side, without trailing prose; (value, its length)."""
+    m = (_CUT_MATH if math else _CUT_PROSE).search(side)
+    value = side[:m.start()] if m else side
+    return _clean(value), len(value.rstrip())
+
+
+def _trim_subject(side: str) -> str:
+    """The subject of a relation in a line of prose: the last few tokens before it."""
+    cut = 0
+    for m in re.finditer(r"[.,;:!?](?:\s|$)|\b(?:so|thus|then|hence|therefore|we|get|have|is|are|gives|and|that|"
+                         r"where|with|find|obtain|equals?|becomes|yields|since|because|of|the|to|from|at)\b|\\quad",
+                         side, re.I):
+        cut = m.end()
+    return side[cut:].strip()[-200:]
+
+
+def _chains(content: str, start: int, math: bool) -> list[Candidate]:
+    """Candidates of one math segment (rows split at ``\\\\``; a row that starts with a relation continues
+    the expression above) or of one line of prose."""
+    out: list[Candidate] = []
+    subject, before = "", ""
+    offset = 0
+    for raw in (_ROW_SPLIT.split(content) if math else [content]):
+        row_start = start + offset
+        offset += len(raw) + 2
+        row = _LAYOUT.sub(lambda m: " " * len(m.group(0)), raw).replace("&", " ")  # same length: positions hold
+        rels = list(_REL.finditer(row))
+        if not rels:
+            before += " " + row
+            continue
+        first = row[:rels[0].start()]
+        continues = not first.strip()
+        if not continues:
+            subject = first.strip()[-200:] if math else _trim_subject(first)
+        elif not subject:
+            subject = before.strip()[-200:]
+        before = ""
+        last = rels[-1]
+        value, length = _trim_value(row[last.end():], math)
+        if not value:
+            continue
+        pos, kind = row_start + last.end() + length, "relation"
+        if last.group(0) != "=":
+            kind = "approx"
+            prev = row[rels[-2].end():last.start()] if len(rels) > 1 else ("" if continues else first)
+            if len(rels) > 1 and _NUMERIC_START.match(prev) and not re.search(r"[A-Za-z]{2,}", _strip_units(prev)):
+                value = _clean(prev)  # "= 0.3964 \approx 0.40": the unrounded value is the result
+        # A units identity is a note only where it is stated, not where a chain computes with it.
+        note = not continues and len(rels) == 1 and bool(_UNIT_IDENTITY.match(subject))
+        out.append(Candidate(_unmask(value), _unmask(subject), pos, kind, note))
+    return out
+
+
+def _strip_units(text: str) -> str:
+    return re.sub(r"\\(?:mathrm|text|rm|mbox)\s*\{[^{}]*\}|\\times|\\cdot|\\pi", " ", text)
+
+
+def _prose_values(plain: str, segs: list[tuple[int, str, bool]]) -> list[Candidate]:
+    """Values stated in the last two sentences: ``is $0.366 \\mathrm{dm^3}$``, "about 2.5 atmospheres"."""
+    ends = [m.end() for m in _SENTENCE_END.finditer(plain.rstrip())]
+    begin = ends[-2] if len(ends) >= 2 else 0
+    out: list[Candidate] = []
+    for pos, content, _ in segs:
+        if pos >= begin and not _REL.search(content) and _NUMERIC_START.match(content):
+            value = _clean(_LAYOUT.sub(" ", content))
+            if value:
+                out.append(Candidate(_unmask(value), "", pos + len(content), "prose"))
+    for m in _NUMBER_UNIT.finditer(plain, begin):
+        value = _clean(m.group(0))
+        if value and re.search(r"\d", value):
+            out.append(Candidate(_unmask(value), "", m.end(), "prose"))
+    return out
+
+
+def answer_candidates(text: str | None, limit: int = 400) -> list[Candidate]:
+    """Every stated result of a worked solution, in text order (at most ``limit``, the last ones kept).
+
+    The right side of each relation chain (``=``, ``\\approx``, ``\\simeq``, ``\\cong``, ``\\sim``, ``≈``) in
+    display environments (``aligned``, ``align*``, ``equation``, ``gather``, ``\\[...\\]``, ``$$...$$``), inline
+    maths and lines of prose, with ``& =`` rows continuing the row above; and values stated in the last two
+    sentences. Only the final response counts (see :mod:`reasoning`). Total; regular expressions only."""
+    try:
+        final = _final_text(text)
+        if final is None:
+            return []
+        masked = _mask(final)
+        segs, plain = _segments(masked)
+        cands: list[Candidate] = []
+        for pos, content, _ in segs:
+            found = _chains(content, pos, math=True)
+            if _REMARK.search(plain[max(0, pos - 200):pos]):  # "where we have used $1 J = 1 N m$"
+                found = [dataclasses.replace(c, note=True) for c in found]
+            cands.extend(found)
+        line_start = 0
+        for line in plain.split("\n"):
+            if _REL.search(line) and re.search(r"\d", line):
+                found = _chains(line, line_start, math=False)
+                cands.extend(dataclasses.replace(c, note=True) if _REMARK.search(line[:c.pos - line_start])
+                             else c for c in found)
+            line_start += len(line) + 1
+        cands.extend(_prose_values(plain, segs))
+        cands.sort(key=lambda c: c.pos)
+        return cands[-limit:]
+    except Exception:  # noqa: BLE001 - extraction must be total
+        return []
+
+
+def _tiers(cands: list[Candidate]) -> list[list[Candidate]]:
+    """Stated results by strength: numbers stated by a relation, then values stated in prose, then symbolic
+    right-hand sides. A remark after the result ("The ionization energy is 13.6 eV") does not override it."""
+    real = [c for c in cands if not c.note]
+    stated = [c for c in real if c.kind != "prose"]
+    return [[c for c in stated if c.numeric], [c for c in real if c.kind == "prose"],
+            [c for c in stated if not c.numeric]]
+
+
+def pick(cands: list[Candidate], prefer: Callable[[Candidate], bool] | None = None) -> Candidate | None:
+    """The stated result: the latest candidate of the strongest tier (see :func:`_tiers`), among those
+    ``prefer`` accepts when any does (the answer verifier prefers values whose dimension matches the
+    reference's unit). Notes never win."""
+    tiers = _tiers(cands)
+    if prefer is not None:
+        for tier in tiers:
+            found = next((c for c in reversed(tier) if prefer(c)), None)  # latest first: few checks
+            if found is not None:
+                return found
+    for tier in tiers:
+        if tier:
+            return tier[-1]
+    return None

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from scireflect.tools.extract import boxed_answer, extract_answer
+from scireflect.tools import extract
+from scireflect.tools.extract import boxed_answer
+from scireflect.tools.reasoning import split_reasoning
 from scireflect.tools.verifiers import choice, numparse, units
 from scireflect.tools.verifiers.options import AnswerOptions
 
@@ -35,7 +37,16 @@ def identical(pred_ans: str, gold_ans: str) -> bool:
 
 
 def _gold_answer(gold: str) -> str:
-    return boxed_answer(gold) or gold.strip().strip("$").strip()
+    r"""The reference's answer text: its box when it has one, else the text without one pair of maths
+    dollars around all of it (``$\frac{1}{2}$``; ``588313 $\$$`` keeps its currency sign)."""
+    boxed = boxed_answer(gold)
+    if boxed:
+        return boxed
+    g = gold.strip()
+    m = re.fullmatch(r"\$+([^$]*?)\$+", g)
+    if m and not g.endswith("\\$"):
+        return m.group(1).strip()
+    return g
 
 
 # -- quantities ----------------------------------------------------------------------------------
@@ -261,13 +272,41 @@ def _choice(pred: str, gold_ans: str, o: AnswerOptions) -> dict[str, Any] | None
     return verdict(False, "unequal", f"option {p} is not the reference option", pred_choice=p, gold_choice=g)
 
 
-def _numeric(pred_ans: str, gold_ans: str, o: AnswerOptions) -> dict[str, Any] | None:
+_GOLD_NUMBER = re.compile(r"\s*(?P<n>[-+−]?\s*(?:\d[\d,]*(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)(?![\d.])(?P<rest>.*)$", re.S)
+
+
+def gold_quantity(gold_ans: str, o: AnswerOptions) -> Quantity | None:
+    r"""The reference as a number with a unit, or None when it is not one (then it is maths or text).
+
+    A unit as question files write it is read with :func:`units.parse_unit_spec`: SciBench's LaTeX
+    (``-0.28 $\mathrm{~Pa} \mathrm{~m}^3 \mathrm{~mol}^{-1}$``), a leading power of ten that belongs to the
+    value (``4.86 $10^{11} \mathrm{~s}$`` is 4.86e11 s), a percent sign."""
     gq = parse_quantity(gold_ans)
     if gq is None and o.decimal_comma and re.fullmatch(r"\s*[-+]?\d+,\d+\s*", gold_ans):
         gq = parse_quantity(gold_ans, decimal_comma=True)
+    if gq is not None and not gq.unknown_unit:
+        return gq
+    m = _GOLD_NUMBER.match(gold_ans)
+    if not m or not m.group("rest").strip():
+        return gq
+    num = numparse.parse_number(m.group("n"))
+    spec = units.parse_unit_spec(m.group("rest"))
+    if num is None or spec is None:
+        return gq
+    value = num.value * spec.factor
+    decimal = num.decimal or spec.factor != 1
+    if spec.percent:
+        return Quantity(numparse.Num(value, decimal, True, gold_ans))
+    return Quantity(numparse.Num(value, decimal, False, m.group("n")), spec.text, spec.units)
+
+
+def _numeric(pred_ans: str, gold_ans: str, o: AnswerOptions, gq: Quantity | None = None) -> dict[str, Any] | None:
+    gq = gq if gq is not None else gold_quantity(gold_ans, o)
     if gq is None:
         return None
     pq = _pred_quantity(pred_ans, decimal_comma=False)
+    if pq is None and gq.has_unit and o.units:
+        pq = closed_form_quantity(pred_ans)
     if o.decimal_comma and (pq is None or (re.search(r"\d,\d", pred_ans) and gq.num.decimal)):
         alt = _pred_quantity(pred_ans, decimal_comma=True)
         if alt is not None and (pq is None or alt.num.decimal):
@@ -289,11 +328,12 @@ def _math(pred: str, pred_ans: str | None, gold: str, o: AnswerOptions) -> dict[
     from scireflect.tools.verifiers import mathcmp
 
     tol = mathcmp.Tolerance(o.rel_tol, o.exact_rel_tol, o.zero_abs_tol, o.tolerance, o.exact_golds)
-    delimited = re.search(r"\$|\\\(|\\\[|\\boxed|\\fbox", pred)
-    if pred_ans is None:  # nothing extractable: only delimited maths in the raw text can still count
+    if pred_ans is not None:  # the extracted answer alone: the rest of a solution is not the answer
+        source, wrap = pred_ans, True
+    elif len(pred) <= 300:  # nothing extracted from a short text: math-verify's own extraction may find it
         source, wrap = pred, False
     else:
-        source, wrap = (pred if delimited or len(pred) <= 300 else pred_ans), True
+        return verdict(False, "no_answer", "no final answer found")
     try:
         ok, details = mathcmp.math_equal(source, gold, tol, wrap_pred=wrap)
     except mathcmp.TooLarge as e:
@@ -312,20 +352,34 @@ def _math(pred: str, pred_ans: str | None, gold: str, o: AnswerOptions) -> dict[
 
 
 def compare(pred: str, gold: str, o: AnswerOptions) -> dict[str, Any]:
-    extracted = extract_answer(pred)
-    pred_ans = extracted or pred.strip()
+    response = split_reasoning(pred)
+    if response.truncated:
+        return verdict(False, "truncated_reasoning", "the output stopped inside its reasoning block, so it states "
+                       "no final answer", reasoning_chars=len(response.reasoning or ""))
+    final = response.final
     gold_ans = _gold_answer(gold)
+    gq = gold_quantity(gold_ans, o) if not o.choices else None
+    extracted, how = choose_answer(final, gq, o)
+    pred_ans = extracted or final.strip()
     if len(pred_ans) > o.max_answer_chars:
         return verdict(False, "too_large", f"answer longer than {o.max_answer_chars} characters")
-    base = {"pred_answer": pred_ans[:300]}
+    base = {"pred_answer": pred_ans[:300], "extraction": how}
+    if response.has_reasoning:
+        base["reasoning_chars"] = len(response.reasoning or "")
     if identical(pred_ans, gold_ans):
         return verdict(True, "equal", "answers are identical", method="identical", **base)
-    for step in (_choice(pred, gold_ans, o), _numeric(pred_ans, gold_ans, o) if not o.choices else None):
+    for step in (_choice(final, gold_ans, o), _numeric(pred_ans, gold_ans, o, gq) if not o.choices else None):
         if step is not None:
             step["details"] = {**base, **step["details"]}
             return step
-    if o.math_verify:
-        out = _math(pred, extracted, gold, o)
+    if gq is not None and gq.has_unit and o.units and extracted is not None:
+        # A reference with a unit is a quantity: never handed to the symbolic comparison, where the unit
+        # would become symbols (62.83*c*m**3).
+        out = verdict(False, "parse_error", "the answer could not be read as a quantity", **base)
+        return out
+    if o.math_verify and not (o.multiple_choice == "off" and choice.letter_of(gold_ans)):
+        # (with choices off, an option letter is text: "(B)" is not the symbol B)
+        out = _math(final, extracted, gold, o)
     elif _text_equal(pred_ans, gold_ans):
         out = verdict(True, "equal", "answers match as text", method="text")
     elif extracted is None:
@@ -334,6 +388,83 @@ def compare(pred: str, gold: str, o: AnswerOptions) -> dict[str, Any]:
         out = verdict(False, "unequal", "answer differs from the reference answer", method="text")
     out["details"] = {**base, **out["details"]}
     return out
+
+
+def choose_answer(final: str, gq: Quantity | None, o: AnswerOptions) -> tuple[str | None, str]:
+    """The final answer of ``final`` and how it was found (``explicit``, ``stated``, ``last_value``).
+
+    The answer the writer marked wins. Otherwise, in a worked solution, the latest stated result, preferring
+    one of the reference's kind: a quantity of the reference unit's dimension when it has one, a number
+    when it is a number. The preference looks at kinds, never at values, so it cannot pick a value because
+    it equals the reference."""
+    return extract.find_answer(final, _preference(gq, o))
+
+
+def _preference(gq: Quantity | None, o: AnswerOptions) -> Any:
+    if gq is None:
+        return None
+    if gq.has_unit and o.units:
+        def same_dimension(c: extract.Candidate) -> bool:
+            q = _pred_quantity(c.answer, decimal_comma=False) or closed_form_quantity(c.answer)
+            return q is not None and q.has_unit and _comparable(q.units, gq.units)
+        return same_dimension
+    return lambda c: c.numeric
+
+
+def _comparable(a: Any, b: Any) -> bool:
+    """Whether two units measure the same kind of thing (angles and plain ratios are both dimensionless
+    to pint, so an angle is only comparable with an angle)."""
+    try:
+        ureg = units.registry()
+        if ureg.Quantity(1, a).dimensionality != ureg.Quantity(1, b).dimensionality:
+            return False
+        return _is_angle(a) == _is_angle(b)
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def _is_angle(u: Any) -> bool:
+    """Degrees, radians, arcminutes: units pint reduces to radians."""
+    try:
+        return "radian" in str(units.registry().Quantity(1, u).to_base_units().units)
+    except Exception:  # noqa: BLE001
+        return False
+
+
+_INVERSE_TRIG = re.compile(r"\\(?:arc(?:sin|cos|tan)|(?:sin|cos|tan)\s*\^\s*\{?\s*-\s*1\s*\}?)")
+
+
+def closed_form_quantity(text: str) -> Quantity | None:
+    r"""A closed form with an optional unit after it (``20\pi \mathrm{cm}^3``, ``\frac{\sqrt{3}}{2} m``); an
+    inverse trigonometric value (``\cos^{-1}(2/3)``) is an angle in radians. Evaluated by math-verify."""
+    text = text.strip()
+    if len(text) > 300 or not re.search(r"\\(?:pi|sqrt|frac|arc|sin|cos|tan|ln|log|exp)|e\^", text):
+        return None
+    split = _unit_suffix(text)
+    value_text, unit_text, unit = split if split else (text, "", None)
+    from scireflect.tools.verifiers import mathcmp
+
+    try:
+        parsed = mathcmp.parse(value_text)
+    except mathcmp.TooLarge:
+        return None
+    value = mathcmp.real_value(parsed[0]) if parsed else None
+    if value is None:
+        return None
+    num = numparse.Num(value, True, False, value_text)
+    if unit is None and _INVERSE_TRIG.search(value_text):
+        return Quantity(num, "rad", units.registry().parse_units("radian"))
+    return Quantity(num, unit_text, unit)
+
+
+def _unit_suffix(text: str) -> tuple[str, str, Any] | None:
+    """(value, unit text, unit) where ``text`` ends in a unit after a closed form; None when it does not."""
+    for m in re.finditer(r"(?:\\(?:mathrm|text|rm|mbox)\s*\{|(?<=[\s}\d)])[A-Za-zµΩÅ°])", text):
+        rest = text[m.start():]
+        unit = units.parse_unit(units.normalize(rest))
+        if unit is not None:
+            return text[:m.start()].strip(), rest.strip(), unit
+    return None
 
 
 def compare_task(payload: dict[str, Any]) -> dict[str, Any]:
