@@ -94,7 +94,7 @@ def test_scibench_compares_numbers_in_the_given_unit(settings):
     records = EvalStore(settings).read_items(meta["id"])
     assert {i: r["ok"] for i, r in records.items()} == {"thermo/1.1": True, "thermo/1.2": False,
                                                          "thermo/1.3": True, "thermo/1.4": True}
-    assert records["thermo/1.1"]["compared"] == "1.70"
+    assert records["thermo/1.1"]["compared"] == "1.70 kJ"  # the answer with its unit, against 1.72 kJ
     assert "unit $\\mathrm{kJ}$" in records["thermo/1.1"]["prompt"][-1]["content"]
 
 
