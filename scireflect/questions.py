@@ -38,6 +38,20 @@ def _describe(e: ValidationError) -> str:
     return "; ".join(parts)
 
 
+def _unit_problem(unit: str | None) -> str | None:
+    """Why a question's ``unit`` field cannot be read, or None when it can (or is blank)."""
+    if unit is None or not unit.strip():
+        return None
+    # Imported here: pint's registry is built only for files that give units (parse_unit_spec caches).
+    from scireflect.tools.verifiers.units import parse_unit_spec
+
+    if parse_unit_spec(unit) is not None:
+        return None
+    shown = " ".join(unit.split())  # one line, LaTeX backslashes as written (repr would double them)
+    shown = shown if len(shown) <= 80 else shown[:77] + "..."
+    return f"unit '{shown}' could not be read as a unit"
+
+
 def iter_questions(path: str | Path) -> Iterator[Question | InputError]:
     """Yield a Question or an InputError per non-blank line, in file order."""
     p = Path(path)
@@ -70,6 +84,10 @@ def iter_questions(path: str | Path) -> Iterator[Question | InputError]:
                 continue
             if q.type == "proof" and not q.lean_statement:
                 yield InputError("proof question without 'lean_statement'", path=str(p), line=lineno)
+                continue
+            unit_problem = _unit_problem(q.unit)
+            if unit_problem:  # skipped: a verdict against a reference in an unknown unit means nothing
+                yield InputError(unit_problem, path=str(p), line=lineno)
                 continue
             if q.id in seen:
                 yield InputError(f"duplicate question id {q.id!r}", path=str(p), line=lineno)
