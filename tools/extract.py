@@ -28,7 +28,8 @@ _NUMBER_UNIT = re.compile(
 _MATH = re.compile(r"\$\$(.+?)\$\$|\$(.+?)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.S)
 _JOIN_GAP = re.compile(r"^(?:\s|,|;|\\quad|\\qquad|\\,|\\text\{[^{}]*\}|\$|\\\)|\\\(|and|or|&)*$")
 _NOT_A_LIST = re.compile(r"\b(?:but|gives?|get|then|correct|actually|wait|instead|no|not|so|check)\b", re.I)
-_TRAILING = re.compile(r"(?:\s*(?:\.|,|;|!|\\quad)\s*)+$")
+# Trailing punctuation; a "!" right after a digit, a bracket or another "!" is a factorial and stays.
+_TRAILING = re.compile(r"(?:\s*(?:\.|,|;|(?<![\d)}!\]])!|\\quad)\s*)+$")
 
 
 def _matching_braces(text: str) -> dict[int, int]:

@@ -173,4 +173,11 @@ class AnswerVerifier(Verifier):
 
 
 def _pred(attempt: Attempt) -> str:
-    return attempt.extracted_answer if attempt.extracted_answer else attempt.solution
+    """The whole solution, so the checker can prefer a stated result of the reference's kind; an extracted
+    answer set to something other than what extraction finds (a caller's own) is checked as given."""
+    from scireflect.tools.extract import extract_answer
+
+    given = attempt.extracted_answer
+    if given and given != extract_answer(attempt.solution):
+        return given
+    return attempt.solution

@@ -102,9 +102,24 @@ def parse_quantity(text: str, *, decimal_comma: bool = False, lenient: bool = Fa
     parsed = units.parse_unit(unit_text)
     if parsed is not None:
         return Quantity(num, unit_text, parsed)
+    head = _unit_before_prose(unit_text)
+    if head is not None:  # "44.8 L at STP": the unit, then words about it
+        return Quantity(num, head[0], head[1])
     if re.fullmatch(r"[A-Za-z][A-Za-z ]{0,40}|[€$£¥]", unit_text.strip()) or lenient:
         return Quantity(num, unit_text, None, unknown_unit=True)
     return None  # "2\sqrt{2}", "2x+1": maths, not a quantity
+
+
+def _unit_before_prose(unit_text: str) -> tuple[str, Any] | None:
+    """The longest leading run of ``unit_text`` that is a unit when the rest is plain words; else None."""
+    words = unit_text.split()
+    for n in range(min(len(words) - 1, 6), 0, -1):
+        rest = words[n:]
+        if all(re.fullmatch(r"[A-Za-z]+[.,;:]?", w) for w in rest) and len(" ".join(rest)) <= 60:
+            parsed = units.parse_unit(" ".join(words[:n]))
+            if parsed is not None:
+                return " ".join(words[:n]), parsed
+    return None
 
 
 _NUMBER_START = re.compile(r"(?<![\w.,])[-+−]?(?:\d|\.\d)")
