@@ -223,6 +223,7 @@ _CUT_MATH = re.compile(
     r"\\(?:quad|qquad)(?![A-Za-z])|[,;]\s*(?=\\(?:text|mbox|quad|qquad)|(?:where|and|so|which|for|with)\b)"
     r"|\\(?:text|mbox|textrm)\s*\{\s*(?:and|or|for|where|which|so|thus|if|when|i\.e|with|is|in|at|to|as|hence"
     r"|then|giving|by|since|because)\b", re.I)
+_LONE_SYMBOL = re.compile(r"^(?:[A-Za-z]|\\[A-Za-z]+)(?:_\{?[\w\\{} ]{1,20}\}?)?$")
 # Layout commands that carry no value: environment markers, \left/\right delimiters, labels and tags.
 _LAYOUT = re.compile(r"\\(?:begin|end)\s*\{[A-Za-z*]+\}(?:\{[^{}]*\})?|\\(?:left|right|big|Big|bigg|Bigg)[lr]?"
                      r"(?![A-Za-z])\.?|\\(?:nonumber|notag|hline|displaystyle)(?![A-Za-z])|\\(?:label|tag)\s*"
@@ -323,6 +324,8 @@ def _chains(content: str, start: int, math: bool) -> list[Candidate]:
         if not value:
             continue
         pos, kind = row_start + last.end() + length, "relation"
+        if len(rels) == 1 and _LONE_SYMBOL.match(value) and _NUMERIC_START.match(first):
+            value, subject = _clean(first), value  # "4.86 \times 10^{11} s = t": the value is on the left
         if last.group(0) != "=":
             kind = "approx"
             prev = row[rels[-2].end():last.start()] if len(rels) > 1 else ("" if continues else first)
@@ -397,14 +400,19 @@ def _tiers(cands: list[Candidate]) -> list[list[Candidate]]:
             [c for c in stated if not c.numeric]]
 
 
+# How far back a preference may reach in each tier: the final statements ("(a) T = 2.0 s. (b) f = 0.50 Hz"),
+# not the data restated at the start, which would otherwise match a reference of its dimension.
+PREFER_WINDOW = 3
+
+
 def pick(cands: list[Candidate], prefer: Callable[[Candidate], bool] | None = None) -> Candidate | None:
-    """The stated result: the latest candidate of the strongest tier (see :func:`_tiers`), among those
-    ``prefer`` accepts when any does (the answer verifier prefers values whose dimension matches the
-    reference's unit). Notes never win."""
+    """The stated result: the latest candidate of the strongest tier (see :func:`_tiers`), or, when
+    ``prefer`` accepts one of the last :data:`PREFER_WINDOW` of a tier, the latest such (the answer verifier
+    prefers values whose dimension matches the reference's unit). Notes never win."""
     tiers = _tiers(cands)
     if prefer is not None:
         for tier in tiers:
-            found = next((c for c in reversed(tier) if prefer(c)), None)  # latest first: few checks
+            found = next((c for c in reversed(tier[-PREFER_WINDOW:]) if prefer(c)), None)
             if found is not None:
                 return found
     for tier in tiers:
