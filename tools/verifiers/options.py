@@ -8,6 +8,10 @@ these defaults. ``preset="scibench"`` reproduces SciBench's own grading (5% rela
 from __future__ import annotations
 
 import dataclasses
+import functools
+import math
+import types
+import typing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,7 +75,7 @@ class AnswerOptions:
         preset = options.pop("preset", None)
         base: dict[str, Any] = {}
         if preset is not None:
-            if preset not in PRESETS:
+            if not isinstance(preset, str) or preset not in PRESETS:
                 raise VerifierError(f"unknown answer preset {preset!r}; choose from {', '.join(PRESETS)}")
             base.update(PRESETS[preset])
         names = {f.name for f in dataclasses.fields(cls)} - {"extra", "preset"}
@@ -79,12 +83,99 @@ class AnswerOptions:
         if unknown:
             raise VerifierError(f"unknown answer option(s) {', '.join(unknown)}; known: {', '.join(sorted(names))}")
         base.update(options)
-        opts = cls(**base, preset=preset)
-        if opts.rel_tol < 0 or opts.exact_rel_tol < 0 or (opts.tolerance is not None and opts.tolerance < 0):
-            raise VerifierError("answer tolerances must be >= 0")
+        hints = _field_types(cls)
+        checked = {name: coerce_option("answer", name, value, hints[name], **_LIMITS.get(name, {}))
+                   for name, value in base.items()}
+        opts = cls(**checked, preset=preset)
         if opts.multiple_choice not in ("auto", "on", "off"):
-            raise VerifierError("answer option multiple_choice must be auto, on or off")
+            raise VerifierError("answer option multiple_choice: expected auto, on or off, "
+                                f"got {_shown(opts.multiple_choice)}")
         return opts
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+# Bounds beyond the type: every number is finite and non-negative; these are stricter. A check has to end
+# (timeout_s > 0, at most an hour) and the size limits have to let at least one character through.
+_LIMITS: dict[str, dict[str, float]] = {
+    "timeout_s": {"above": 0.0, "most": 3600.0},
+    "max_chars": {"least": 1},
+    "max_answer_chars": {"least": 1},
+}
+_TRUE = {"true", "yes", "on", "1"}
+_FALSE = {"false", "no", "off", "0"}
+
+
+@functools.lru_cache(maxsize=None)
+def _field_types(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def coerce_option(verifier: str, name: str, value: Any, hint: Any, *, least: float = 0.0,
+                  above: float | None = None, most: float | None = None) -> Any:
+    """``value`` as the type ``hint`` says (float, int, bool, str, list[str], optionally None), coerced
+    where nothing is lost (``"0.05"`` -> 0.05, ``"false"`` -> False, ``2.0`` -> 2); numbers finite and within
+    the bounds. Anything else is a VerifierError naming the option: the CLI prints it as one line."""
+    where = f"{verifier} option {name}"
+    args = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else ()
+    if args and type(None) in args:
+        if value is None:
+            return None
+        rest = [a for a in args if a is not type(None)]
+        hint = rest[0] if len(rest) == 1 else hint
+    if hint is bool:
+        return _as_bool(where, value)
+    if hint is int or hint is float:
+        number = _as_number(where, value, whole=hint is int)
+        if number < least or (above is not None and number <= above) or (most is not None and number > most):
+            bounds = [f"> {above:g}" if above is not None else f">= {least:g}"] + ([f"<= {most:g}"] if most else [])
+            raise VerifierError(f"{where}: must be {' and '.join(bounds)}, got {_shown(value)}")
+        return number
+    if hint is str:
+        if isinstance(value, bool):  # JSON true/false for an on/off/auto setting
+            return "on" if value else "off"
+        if not isinstance(value, str):
+            raise VerifierError(f"{where}: expected text, got {_shown(value)}")
+        return value
+    if typing.get_origin(hint) is list:
+        if not isinstance(value, list) or len(value) > 1000:
+            raise VerifierError(f"{where}: expected a JSON list of texts, got {_shown(value)}")
+        if not all(isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in value):
+            raise VerifierError(f"{where}: expected a JSON list of texts, got {_shown(value)}")
+        return [str(v) for v in value]
+    return value  # a type this module does not constrain (a plugin's extra field)
+
+
+def _as_bool(where: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise VerifierError(f"{where}: expected true or false, got {_shown(value)}")
+
+
+def _as_number(where: str, value: Any, *, whole: bool) -> Any:
+    kind = "a whole number" if whole else "a number"
+    number: Any = value
+    if isinstance(value, str):
+        try:
+            number = float(value.strip()) if len(value) <= 40 else None
+        except ValueError:
+            number = None
+    if isinstance(number, bool) or not isinstance(number, (int, float)):
+        raise VerifierError(f"{where}: expected {kind}, got {_shown(value)}")
+    if not math.isfinite(number):
+        raise VerifierError(f"{where}: expected a finite number, got {_shown(value)}")
+    if whole:
+        if isinstance(number, float) and not number.is_integer():
+            raise VerifierError(f"{where}: expected {kind}, got {_shown(value)}")
+        return int(number)
+    return float(number)
