@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Annotated, Any, Optional
 
 import typer
@@ -14,6 +15,38 @@ from scireflect.errors import VerifierError
 
 verifiers_app = typer.Typer(help="Installed verifiers (built-in and plugins).", no_args_is_help=True)
 app.add_typer(verifiers_app, name="verifiers")
+
+
+# The steps verifier reads these with float()/int()/bool() only when it checks (tools/verifiers/steps.py): a
+# bad value would become an error verdict (or bool("false") -> True), so the command line checks them first.
+_STEPS_OPTIONS: dict[str, tuple[type, dict[str, float]]] = {
+    "rel_tol": (float, {}), "approx_rel_tol": (float, {}), "timeout_s": (float, {"above": 0.0, "most": 3600.0}),
+    "max_claims": (int, {"least": 1}), "require_steps": (bool, {}),
+}
+
+
+def _checked_options(verifier_name: str, options: dict[str, Any]) -> dict[str, Any]:
+    """The ``-o`` options with each value checked (and coerced) for the built-in verifiers that take them;
+    a bad name or value is a VerifierError naming the option. Plugins' options pass through unchecked."""
+    from scireflect.tools.verifiers.options import AnswerOptions, coerce_option
+
+    if verifier_name == "answer":
+        AnswerOptions.build(**options)  # unknown option names are a usage error here, not ignored
+        return options
+    if verifier_name == "steps":
+        unknown = sorted(set(options) - set(_STEPS_OPTIONS))
+        if unknown:
+            raise VerifierError(f"unknown steps option(s) {', '.join(unknown)}; known: {', '.join(_STEPS_OPTIONS)}")
+        return {k: coerce_option("steps", k, v, _STEPS_OPTIONS[k][0], **_STEPS_OPTIONS[k][1])
+                for k, v in options.items()}
+    return options
+
+
+def _question_error(e: ValueError) -> VerifierError:
+    """pydantic's several-line report as one line."""
+    errors = e.errors() if hasattr(e, "errors") else []
+    parts = [f"{'.'.join(str(x) for x in err['loc']) or 'question'}: {err['msg']}" for err in errors[:3]]
+    return VerifierError(f"invalid question: {'; '.join(parts) or str(e).splitlines()[0]}")
 
 
 def _parse_options(pairs: list[str] | None) -> dict[str, Any]:
@@ -48,17 +81,15 @@ def verify_cmd(pred: Annotated[str, typer.Option("--pred", help="the answer (or 
 
     registry = default_registry()
     cls = registry.get(verifier_name)
-    options = _parse_options(option)
+    options = _checked_options(verifier_name, _parse_options(option))
+    if tolerance is not None and not (math.isfinite(tolerance) and tolerance >= 0):
+        raise VerifierError(f"--tolerance: expected a finite number >= 0, got {tolerance:g}")
     qt = qtype or ("proof" if "proof" in cls.types else cls.types[0] if cls.types else "free")
     try:
         question = Question(id="cli", question="(command line)", answer=gold, type=qt, tolerance=tolerance,
                             lean_statement=gold if qt == "proof" else None)
     except ValueError as e:
-        raise VerifierError(f"invalid question: {e}") from None
-    if verifier_name == "answer":
-        from scireflect.tools.verifiers.options import AnswerOptions
-
-        AnswerOptions.build(**options)  # unknown option names are a usage error here, not ignored
+        raise _question_error(e) from None
     v = cls(**options)
     verdict = v.verify(question, Attempt(stage="cot", solution=pred))
     if as_json:
