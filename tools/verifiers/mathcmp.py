@@ -75,6 +75,10 @@ def _log10_value(expr: str, depth: int = 0) -> float | None:
     g = _group(expr, m.end())
     if base is None or g is None or g[1] != len(expr):
         return None
+    if base == -math.inf:  # 0^n is 0 (or undefined): small whatever n is; log10(0) is not a size
+        return None
+    if base == 0:  # 1^n is 1
+        return 0.0
     exp_log = _log10_value(g[0], depth + 1)
     if exp_log is None:
         return None
