@@ -122,6 +122,17 @@ _PAREN = re.compile(r"(?:\\left)?\(\s*(?:\\left)?\(([^()]*)(?:\\right)?\)\s*(?:\
 _SET_MEMBER = re.compile(r"(?<![\w\\])[A-Za-z]\s*\\in\s*(?=[\[(\\{]|\\mathbb|\\left)")
 
 
+def close_braces(text: str) -> str:
+    """A reference answer cut off before its closing braces (``\\boxed{W(n) = 1``) with them added (before a
+    closing math delimiter); only for references, a model's unclosed box stays unparsed."""
+    missing = len(re.findall(r"(?<!\\)\{", text)) - len(re.findall(r"(?<!\\)\}", text))
+    if missing <= 0 or missing > 20:
+        return text
+    m = re.search(r"\s*(?:\$+|\\\]|\\\))\s*$", text)
+    cut = m.start() if m else len(text)
+    return text[:cut] + "}" * missing + text[cut:]
+
+
 def latex_input(text: str) -> str:
     """Text for math-verify: e-notation as ``\\times10^{n}``, ``x \\in S`` as ``S``, redundant nested
     parentheses collapsed; undelimited short answers wrapped in ``$``."""
@@ -144,9 +155,10 @@ def _configs() -> tuple[Any, ...]:
     return (LatexExtractionConfig(boxed_match_priority=0),)
 
 
-def parse(text: str, wrap: bool = True) -> list[Any]:
+def parse(text: str, wrap: bool = True, reference: bool = False) -> list[Any]:
     """math-verify parse without its signal timeout (the worker enforces deadlines) and without
-    ``parse_expr`` (LaTeX extraction only, so no Python evaluation of the text)."""
+    ``parse_expr`` (LaTeX extraction only, so no Python evaluation of the text). ``reference``: the text is
+    a reference answer, whose missing closing braces are added."""
     from math_verify import parse as mv_parse
 
     _install()
@@ -154,6 +166,8 @@ def parse(text: str, wrap: bool = True) -> list[Any]:
     if problem:
         raise TooLarge(problem)
     source = latex_input(text) if wrap else _E_NOTATION.sub(lambda m: f"{m.group(1)}\\times10^{{{m.group(2)}}}", text)
+    if reference:
+        source = close_braces(source)
     return mv_parse(source, extraction_config=list(_configs()), parsing_timeout=None)
 
 
@@ -271,32 +285,77 @@ def _install() -> None:
 
 def math_equal(pred: str, gold: str, tol: Tolerance, wrap_pred: bool = True) -> tuple[bool, dict[str, Any]]:
     """Whether pred and gold are the same mathematical answer; details with the parsed forms."""
-    from math_verify import verify
-
     global _TOL
     _install()
     _TOL = tol
-    gold_parsed = parse(gold)
+    gold_parsed = parse(gold, reference=True)
     pred_parsed = parse(pred, wrap=wrap_pred)
     details: dict[str, Any] = {"pred_parsed": _show(pred_parsed), "gold_parsed": _show(gold_parsed)}
     if not gold_parsed or not pred_parsed:
         details["parse_failed"] = "gold" if not gold_parsed else "pred"
         return False, details
-    # allow_set_relation_comp: an inequality equals the interval it describes, in either direction.
-    ok = verify(gold_parsed, pred_parsed, timeout_seconds=None, raise_on_error=False, allow_set_relation_comp=True)
-    if not ok and _has_function(gold_parsed) and _has_function(pred_parsed):
-        # "W(x) = 1" against "W(n) = 1": the function's dummy variable is not part of the answer.
-        ok = verify(gold_parsed, pred_parsed, timeout_seconds=None, raise_on_error=False,
-                    allow_set_relation_comp=True, strict=False)
-        details["non_strict_variables"] = bool(ok)
+    if _equation_of_a_sum(gold_parsed) and not _is_relation(pred_parsed):
+        # math-verify reads "x + z = 1" as a named quantity x+z with value 1; as a reference it is an
+        # equation (a plane, a line), and a bare 1 does not answer it.
+        details["gold_equation_kept"] = True
+        return False, details
+    ok = _verify(gold_parsed, pred_parsed)
+    if not ok:
+        gold_renamed, pred_renamed = _rename_definitions(gold_parsed), _rename_definitions(pred_parsed)
+        if gold_renamed is not None and pred_renamed is not None:
+            # "W(x) = 1" against "W(n) = 1": the variable a function is defined in is a dummy.
+            ok = _verify(gold_renamed, pred_renamed)
+            details["renamed_definition_variables"] = bool(ok)
     return bool(ok), details
 
 
-def _has_function(parsed: list[Any]) -> bool:
-    from sympy import Basic
+def _verify(gold_parsed: list[Any], pred_parsed: list[Any]) -> bool:
+    from math_verify import verify
+
+    # allow_set_relation_comp: an inequality equals the interval it describes, in either direction.
+    return bool(verify(gold_parsed, pred_parsed, timeout_seconds=None, raise_on_error=False,
+                       allow_set_relation_comp=True))
+
+
+def _is_relation(parsed: list[Any]) -> bool:
+    from sympy.core.relational import Relational
+
+    return isinstance(parsed[0], Relational)
+
+
+def _equation_of_a_sum(parsed: list[Any]) -> bool:
+    from sympy import Add, Eq
+
+    x = parsed[0]
+    return isinstance(x, Eq) and isinstance(x.lhs, Add) and all(a.is_Symbol for a in x.lhs.args)
+
+
+def _rename_definitions(parsed: list[Any]) -> list[Any] | None:
+    """The parsed answer with each function definition ``f(x) = x^2`` written in canonical variables
+    (``f(_v0) = _v0^2``), renaming the variable on both sides of the definition and nowhere else; None when
+    the answer defines no function. A bare ``f(x)`` is not a definition: ``f(x)`` and ``f(y)`` differ."""
+    out, renamed = [], False
+    for x in parsed:
+        y = _renamed(x)
+        renamed = renamed or y is not x
+        out.append(y)
+    return out if renamed else None
+
+
+def _renamed(x: Any) -> Any:
+    from sympy import And, Eq, FiniteSet, Or, Symbol, Tuple
     from sympy.core.function import AppliedUndef
 
-    return any(isinstance(x, Basic) and x.atoms(AppliedUndef) for x in parsed)
+    if isinstance(x, (FiniteSet, Tuple, And, Or)):
+        args = [_renamed(a) for a in x.args]
+        return x if all(a is b for a, b in zip(args, x.args)) else x.func(*args)
+    if not isinstance(x, Eq) or not isinstance(x.lhs, AppliedUndef):
+        return x
+    params = x.lhs.args
+    if not params or not all(isinstance(a, Symbol) for a in params) or len(set(params)) != len(params):
+        return x  # f(2) = 5 or f(x, x) = 1: a value, not a definition in its own variables
+    names = {a: Symbol(f"_v{i}", real=True) if a.is_real else Symbol(f"_v{i}") for i, a in enumerate(params)}
+    return Eq(x.lhs.xreplace(names), x.rhs.xreplace(names), evaluate=False)
 
 
 def _show(parsed: list[Any]) -> str | None:
