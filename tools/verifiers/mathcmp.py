@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import math
 import re
+import string
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -122,6 +123,67 @@ _PAREN = re.compile(r"(?:\\left)?\(\s*(?:\\left)?\(([^()]*)(?:\\right)?\)\s*(?:\
 _SET_MEMBER = re.compile(r"(?<![\w\\])[A-Za-z]\s*\\in\s*(?=[\[(\\{]|\\mathbb|\\left)")
 
 
+# latex2sympy reads ``n!!`` as ``(n!)!`` and drops primes (``f'(x)`` becomes ``f(x)``): both are rewritten
+# before parsing into forms it keeps. A double factorial of a number, a letter or a command becomes
+# ``\\Xi(n)``, which parses as an undefined function (also inside fractions, unlike ``\\mathrm{..}`` names)
+# and which :func:`_restore_double_factorials` turns into sympy's ``factorial2`` after parsing. The parser
+# reads a function of a bracketed group as a product, so ``(2n-1)!!`` becomes one symbol named after its
+# operand (``\\Xi_{dfact(2n-1)}``): equal to the same double factorial only, never to ``((2n-1)!)!``.
+_DFACT_FUNCTION = "\\Xi"
+_PRIME = re.compile(r"(?<=[A-Za-z])(?:(')+|\s*\^\s*(?:\{\s*((?:\\prime\s*)+)\}|(\\prime)))(?![A-Za-z])")
+_MAX_REWRITES = 50
+
+
+def _operand_start(text: str, end: int) -> int | None:
+    """Start of the operand of a postfix operator at ``text[end]``: a number, a letter (or a command such as
+    ``\\pi``) or a bracketed group; None when there is none."""
+    j = end
+    while j > 0 and text[j - 1] == " ":
+        j -= 1
+    if j == 0:
+        return None
+    c = text[j - 1]
+    if c in string.digits:
+        return len(text[:j].rstrip("0123456789"))
+    if c in string.ascii_letters:
+        k = len(text[:j].rstrip(string.ascii_letters))
+        return k - 1 if k > 0 and text[k - 1] == "\\" else j - 1  # "\\pi!!" whole; "xn!!" is x*(n!!)
+    if c in ")]}":
+        opening, depth = {")": "(", "]": "[", "}": "{"}[c], 0
+        for k in range(j - 1, -1, -1):
+            depth += (text[k] == c) - (text[k] == opening)
+            if depth == 0:
+                return k - 5 if text[:k].endswith("\\left") else k
+    return None
+
+
+def _double_factorials(s: str) -> str:
+    """``n!!`` (the double factorial) in a form the parser does not read as ``(n!)!``."""
+    for _ in range(_MAX_REWRITES):
+        m = re.search(r"(?<!\\)!!", s)
+        start = _operand_start(s, m.start()) if m else None
+        if m is None or start is None:
+            return s
+        operand = s[start:m.start()].strip()
+        if operand[-1] in ")]}":
+            inner = re.sub(r"\s+|\\left|\\right", "", operand)[1:-1]  # (2n-1), {2n-1}: one name
+            carrier = "\\Xi_{dfact(" + inner + ")}"
+        else:
+            carrier = f"{_DFACT_FUNCTION}({operand})"
+        s = s[:start] + carrier + s[m.end():]
+    return s
+
+
+def _primes(s: str) -> str:
+    """``f'(x)``, ``y''`` and ``f^{\\prime}`` with the primes as a subscript (``f_{\\prime}``), which the parser
+    keeps: a derivative is not the function."""
+    def sub(m: re.Match) -> str:
+        n = len(m.group(0).strip()) if m.group(1) else m.group(0).count("\\prime")
+        return "_{" + "\\prime" * n + "}"
+
+    return _PRIME.sub(sub, s) if ("'" in s or "\\prime" in s) else s
+
+
 def close_braces(text: str) -> str:
     """A reference answer cut off before its closing braces (``\\boxed{W(n) = 1``) with them added (before a
     closing math delimiter); only for references, a model's unclosed box stays unparsed."""
@@ -133,10 +195,17 @@ def close_braces(text: str) -> str:
     return text[:cut] + "}" * missing + text[cut:]
 
 
+def postfix_operators(text: str) -> str:
+    """Double factorials and primes in forms the LaTeX parser keeps (see ``_DFACT_FUNCTION``)."""
+    s = _double_factorials(text) if "!!" in text else text
+    return _primes(s)
+
+
 def latex_input(text: str) -> str:
     """Text for math-verify: e-notation as ``\\times10^{n}``, ``x \\in S`` as ``S``, redundant nested
-    parentheses collapsed; undelimited short answers wrapped in ``$``."""
+    parentheses collapsed, postfix operators kept; undelimited short answers wrapped in ``$``."""
     s = _E_NOTATION.sub(lambda m: f"{m.group(1)}\\times10^{{{m.group(2)}}}", text)
+    s = postfix_operators(s)
     s = _SET_MEMBER.sub("", s)
     s = re.sub(r"(?<=[\d)}])\s*(?:\\text\{\s*or\s*\}|\bor\b|(?<=\d)or)\s*(?=[-A-Za-z\\\d(])", ", ", s)
     for _ in range(300):
@@ -165,10 +234,54 @@ def parse(text: str, wrap: bool = True, reference: bool = False) -> list[Any]:
     problem = size_problem(text)
     if problem:
         raise TooLarge(problem)
-    source = latex_input(text) if wrap else _E_NOTATION.sub(lambda m: f"{m.group(1)}\\times10^{{{m.group(2)}}}", text)
+    if wrap:
+        source = latex_input(text)
+    else:
+        source = postfix_operators(_E_NOTATION.sub(lambda m: f"{m.group(1)}\\times10^{{{m.group(2)}}}", text))
     if reference:
         source = close_braces(source)
-    return mv_parse(source, extraction_config=list(_configs()), parsing_timeout=None)
+    parsed = mv_parse(source, extraction_config=list(_configs()), parsing_timeout=None)
+    if "!!" in text:  # only then is a \Xi(..) one of ours
+        parsed = [_restore_double_factorials(x) for x in parsed]
+    problem = _factorial_problem(parsed)
+    if problem:
+        raise TooLarge(problem)
+    return parsed
+
+
+def _restore_double_factorials(x: Any) -> Any:
+    from sympy import Basic, factorial2
+    from sympy.core.function import AppliedUndef
+
+    if not isinstance(x, Basic) or not x.atoms(AppliedUndef):
+        return x
+
+    def is_dfact(e: Any) -> bool:
+        return isinstance(e, AppliedUndef) and e.func.__name__ == _DFACT_FUNCTION and len(e.args) == 1
+
+    # evaluate=False: the argument's size is checked (_factorial_problem) before anything is computed.
+    return x.replace(is_dfact, lambda e: factorial2(e.args[0], evaluate=False))
+
+
+def _factorial_problem(parsed: list[Any]) -> str | None:
+    """A factorial of a number above MAX_FACTORIAL anywhere in the parsed answer (``(20!)!``, which the
+    text guard cannot see): its argument is estimated in floating point, which is fast for any size."""
+    from sympy import Basic, MatrixBase, factorial, factorial2, preorder_traversal
+
+    for x in parsed:
+        items = list(x) if isinstance(x, MatrixBase) else [x]
+        for item in items:
+            if not isinstance(item, Basic) or not item.has(factorial, factorial2):
+                continue
+            for node in preorder_traversal(item):
+                if isinstance(node, (factorial, factorial2)) and not node.args[0].free_symbols:
+                    try:
+                        size = abs(complex(node.args[0].evalf(15)))
+                    except (TypeError, ValueError, OverflowError):
+                        return "factorial of an expression that has no numeric value"
+                    if not size <= MAX_FACTORIAL:
+                        return f"factorial of {size:.3g}"
+    return None
 
 
 # -- comparison ----------------------------------------------------------------------------------

@@ -4,11 +4,12 @@ No evaluation of any kind: a value is a ``Fraction`` (exact) plus a flag saying 
 as a decimal (decimal point or scientific notation, which decides the tolerance rule). Handles thousands
 separators (``7,425,000``, ``1 000``, ``40,\\!000``), decimal commas on request, ``.4``, e-notation,
 ``\\times 10^{n}``/``\\cdot 10^{n}``/``x10^n``/unicode superscripts, ``10^{n}``, simple ``\\frac{a}{b}``
-and ``a/b``, mixed numbers, number words and "million".
+and ``a/b``, mixed numbers, number words and "million", factorials ``5!`` and double factorials ``5!!``.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from fractions import Fraction
@@ -37,6 +38,8 @@ _MIXED = re.compile(r"^(?P<w>\d+)\s+(?P<a>\d+)\s*/\s*(?P<b>\d+)$")
 _THOUSANDS = re.compile(r"^[1-9]\d{0,2}(?:,\d{3})+(?:\.\d*)?$")
 _SPACE_THOUSANDS = re.compile(r"^[1-9]\d{0,2}(?: \d{3})+(?:\.\d*)?$")
 _DECIMAL_COMMA = re.compile(r"^\d+,\d+$")
+# A postfix factorial (5!) or double factorial (5!!, the product 5*3*1): part of the number, never cut off.
+_FACTORIAL = re.compile(r"^(?P<n>\d{1,6})\s*(?P<bangs>!{1,2})$")
 
 
 @dataclass(frozen=True)
@@ -119,9 +122,22 @@ def parse_number(text: str, *, decimal_comma: bool = False) -> Num | None:
     return Num(sign * value * scale, decimal, percent, text)
 
 
+def factorial_value(n: int, step: int = 1) -> int | None:
+    """``n!`` (step 1) or ``n!!`` (step 2); None when it has more than MAX_EXPONENT digits (the symbolic
+    path, with its own size guard, decides those)."""
+    digits = math.lgamma(n + 1) / math.log(10) / step  # n!! is about sqrt(n!)
+    if digits > MAX_EXPONENT:
+        return None
+    return math.factorial(n) if step == 1 else math.prod(range(n, 0, -2))
+
+
 def _parse_unsigned(s: str, decimal_comma: bool) -> tuple[Fraction, bool] | None:
     if s.lower() in _WORDS:
         return Fraction(_WORDS[s.lower()]), False
+    if "!" in s:
+        m = _FACTORIAL.match(s)
+        value = factorial_value(int(m.group("n")), len(m.group("bangs"))) if m else None
+        return (Fraction(value), False) if value is not None else None
     m = _EXP_TAIL.match(s)
     if m:
         mant = _mantissa(m.group("m"), False)
