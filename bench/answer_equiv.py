@@ -1,4 +1,8 @@
-"""Benchmark: ``verify_answer`` against math-verify alone on the 525 labelled answer pairs.
+"""Benchmark: ``verify_answer`` against math-verify alone on every labelled answer set, in one run.
+
+Sets: the 525 labelled answer pairs (per category), SciBench's 112 worked textbook solutions and their
+wrong-gold controls (built from ``../shared/scibench``), and the tables in ``tests/regress/`` (Math-Verify's
+default-flag test cases, reasoning-model outputs, public model outputs).
 
 Both run in the same process run, through the same sandboxed worker pool (math-verify's
 ``verify(parse(gold), parse(pred))`` as task ``math_verify_alone``), so throughput and accuracy are
@@ -6,8 +10,9 @@ measured under the same conditions. A timeout or worker failure counts as a wron
 
     .venv/bin/python bench/answer_equiv.py [--data PATH] [--workers N] [--timeout S] [--json OUT]
 
-Last line: ``min_category_delta_vs_math_verify=<float> science_units=<float> false_accepts=<int>
-checks_per_s=<float>``.
+Last line: ``min_category_delta_vs_math_verify=<float> science_units=<float> scibench=<float>
+false_accepts=<int> checks_per_s=<float> math_verify_checks_per_s=<float>`` (false accepts over all sets,
+throughput on the 525 pairs).
 """
 
 from __future__ import annotations
@@ -112,6 +117,27 @@ def latency_stats(results: list[dict[str, Any]]) -> dict[str, float]:
     return {"p50_s": statistics.median(lat), "p99_s": p99, "max_s": lat[-1]}
 
 
+def _sets(args: argparse.Namespace) -> list[tuple[str, list[dict[str, Any]], str]]:
+    """(name, cases, what math-verify is given as gold) for every labelled set that is present."""
+    from scireflect.testing import answer_tables as at
+
+    sets = [("dev (525 pairs)", load(args.data), "gold")]
+    if at.SCIBENCH.is_dir():
+        sb = at.scibench_cases()
+        sets.append(("SciBench worked solutions", [c for c in sb if c["category"] != "scibench_control"], "number"))
+        sets.append(("SciBench wrong-gold controls", [c for c in sb if c["category"] == "scibench_control"], "number"))
+    names = {"math_verify_cases": "Math-Verify test suite (default flags)",
+             "reasoning_cases": "reasoning-model outputs", "public_outputs": "public model outputs"}
+    for stem, path in at.tables().items():
+        sets.append((names.get(stem, stem), at.load_table(path), "gold"))
+    return sets
+
+
+def _number_only(gold: str) -> str:
+    """math-verify has no units: SciBench's gold is given to it as the number alone."""
+    return gold.split(" ", 1)[0]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
@@ -127,11 +153,12 @@ def main() -> int:
 
     from scireflect.tools.verifiers.pool import get_pool
 
-    cases = load(args.data)
     pool = get_pool()
     if not pool.wait_ready():
         sys.exit("error: verifier workers did not start")
     threads = args.threads or 2 * pool.size
+    sets = _sets(args)
+    cases = sets[0][1]
 
     load_before = os.getloadavg()[0]
     pids = pool.pids()
@@ -165,13 +192,38 @@ def main() -> int:
     slow = sorted(ours, key=lambda r: -r["latency"])[:3]
     print("slowest: " + ", ".join(f"{r['id']} {r['latency'] * 1000:.0f} ms (in worker {1000 * (r['worker_s'] or 0):.0f} ms)"
                                   for r in slow))
-    print(f"timeouts: verify_answer {int(s_ours['overall']['timeouts'])}, "
-          f"math-verify {int(s_base['overall']['timeouts'])}; pool stats {pool.stats}")
+
+    # Every set side by side, in the same run and pool.
+    print("\n| set | n | verify_answer acc | FA | FR | checks/s | math-verify acc | FA | FR | checks/s | timeouts |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    rows: dict[str, dict[str, Any]] = {}
+    total_fa = int(s_ours["overall"]["fa"])
+    all_ours: list[dict[str, Any]] = list(ours)
+    for name, set_cases, mv_gold in sets:
+        if set_cases is cases:
+            o, ob, ow, bw = ours, base, ours_wall, base_wall
+        else:
+            o, ow = run_ours(set_cases, threads, args.timeout)
+            mv_cases = [dict(c, gold=_number_only(c["gold"])) for c in set_cases] if mv_gold == "number" else set_cases
+            ob, bw = run_math_verify(mv_cases, threads, args.timeout)
+            total_fa += int(score(set_cases, o)["overall"]["fa"])
+            all_ours.extend(o)
+        a, b = score(set_cases, o)["overall"], score(set_cases, ob)["overall"]
+        rows[name] = {"ours": a, "math_verify": b, "checks_per_s": len(set_cases) / ow,
+                      "math_verify_checks_per_s": len(set_cases) / bw}
+        print(f"| {name} | {int(a['n'])} | {a['acc']:.3f} | {int(a['fa'])} | {int(a['fr'])} | {len(set_cases) / ow:.1f} | "
+              f"{b['acc']:.3f} | {int(b['fa'])} | {int(b['fr'])} | {len(set_cases) / bw:.1f} | {int(a['timeouts'])} |")
+    print(f"\nSciBench math-verify column: gold given as the number alone (math-verify has no units). "
+          f"Timeouts: verify_answer {sum(r['reason'] in ('timeout', 'crashed') for r in all_ours)} over all sets; "
+          f"pool stats {pool.stats}")
     if args.json:
         args.json.write_text(json.dumps({"ours": s_ours, "math_verify": s_base, "latency": lat_ours,
-                                         "checks_per_s": cps, "math_verify_checks_per_s": cps_base}, indent=2))
+                                         "checks_per_s": cps, "math_verify_checks_per_s": cps_base, "sets": rows},
+                                        indent=2))
+    sb = rows.get("SciBench worked solutions", {}).get("ours", {})
     print(f"min_category_delta_vs_math_verify={min(deltas):.3f} science_units={s_ours['science_units']['acc']:.3f} "
-          f"false_accepts={int(s_ours['overall']['fa'])} checks_per_s={cps:.1f}")
+          f"scibench={sb.get('acc', float('nan')):.3f} false_accepts={total_fa} checks_per_s={cps:.1f} "
+          f"math_verify_checks_per_s={cps_base:.1f}")
     return 0
 
 

@@ -98,9 +98,9 @@ def _after_anchor(text: str, after: int = 0) -> str | None:
     matches = [m for m in _ANCHOR.finditer(text) if m.start() >= after]
     for m in reversed(matches):
         rest = text[m.end():m.end() + MAX_ANSWER]
-        math = re.match(r"\s*(\$\$.+?\$\$|\$.+?\$|\\\(.+?\\\)|\\\[.+?\\\])", rest, re.S)
-        if math:
-            ans = _clean(math.group(1))
+        math = re.match(r"\s*(\$\$.+?\$\$|\$.+?\$|\\\(.+?\\\)|\\\[.+?\\\])", _mask(rest), re.S)
+        if math:  # (an escaped dollar inside the maths is a currency sign, not its end)
+            ans = _clean(_unmask(math.group(1)))
         else:
             line = rest.split("\n", 1)[0]
             # Up to the end of the sentence: a full stop followed by a space or the end.
@@ -110,19 +110,31 @@ def _after_anchor(text: str, after: int = 0) -> str | None:
     return None
 
 
+def _tail(text: str, n: int) -> str:
+    """The last ``n`` characters of ``text``, moved past a ``$`` when the cut falls inside inline maths
+    (an odd number of unescaped dollars before it), so dollars still pair up."""
+    if len(text) <= n:
+        return text
+    cut = len(text) - n
+    if _mask(text[:cut]).count("$") % 2:
+        nxt = _mask(text).find("$", cut)
+        cut = nxt + 1 if nxt >= 0 else cut
+    return text[cut:]
+
+
 def _last_value(text: str) -> str | None:
     lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
     if not lines:
         return None
     last = lines[-1]
-    words = re.sub(r"\\[A-Za-z]+", " ", last)  # LaTeX commands are not prose
+    words = re.sub(r"\\(?:begin|end)\s*\{[A-Za-z*]*\}|\\[A-Za-z]+", " ", last)  # LaTeX commands are not prose
     if len(lines) == 1 and "\\boxed" not in last and "\\fbox" not in last and (
             not re.search(r"[A-Za-z]{2,}", words) or len(last) <= 80 and (
             re.match(r"^\W{0,3}[-+−]?\.?\d", last) or not re.search(r"[A-Za-z]{2,}\s+[A-Za-z]{2,}", words))):
         return _clean(last) or None  # a bare answer ("300 cm/s", "x+1", "3 meters per second", "1+1+...")
-    sentences = re.split(r"(?<=[.!?])(?:\$\$|\$|\\\]|\\\))?\s+(?=[A-Z])", last[-3000:])
+    sentences = re.split(r"(?<=[.!?])(?:\$\$|\$|\\\]|\\\))?\s+(?=[A-Z])", _tail(last, 3000))
     for sentence in reversed(sentences[-3:]):
-        tail = sentence[-600:]
+        tail = _tail(sentence, 600)
         maths = [next(g for g in m.groups() if g is not None) for m in _MATH.finditer(tail)]
         if maths:
             return _clean(maths[-1]) or None
@@ -183,7 +195,8 @@ def find_answer(text: str | None, prefer: Callable[[Candidate], bool] | None = N
         explicit = explicit_answer(final)
         if explicit:
             return explicit, "explicit"
-        if "\n" in final.strip() or _REL.search(final):
+        if "\n" in final.strip() or len(_STATEMENT.findall(final)) >= 2:
+            # a worked solution; a single line with at most one relation is a bare answer
             best = pick(answer_candidates(final), prefer)
             if best is not None:
                 return best.answer, "stated"
@@ -195,7 +208,7 @@ def find_answer(text: str | None, prefer: Callable[[Candidate], bool] | None = N
 
 # -- worked solutions: every stated result is a candidate -----------------------------------------
 # Relations whose right side states a value: equality and the approximate relations textbooks use.
-_REL = re.compile(r"(?<![<>!=:\\])=(?![=>])|\\(?:approx|simeq|cong|doteq|thickapprox)(?![A-Za-z])"
+RELATION = re.compile(r"(?<![<>!=:\\])=(?![=>])|\\(?:approx|simeq|cong|doteq|thickapprox)(?![A-Za-z])"
                   r"|\\sim(?![A-Za-z])|[≈≅≃∼]")
 _SEGMENT = re.compile(
     r"\$\$(?P<dd>.+?)\$\$|\\\[(?P<br>.+?)\\\]"
@@ -223,11 +236,15 @@ _CUT_MATH = re.compile(
     r"\\(?:quad|qquad)(?![A-Za-z])|[,;]\s*(?=\\(?:text|mbox|quad|qquad)|(?:where|and|so|which|for|with)\b)"
     r"|\\(?:text|mbox|textrm)\s*\{\s*(?:and|or|for|where|which|so|thus|if|when|i\.e|with|is|in|at|to|as|hence"
     r"|then|giving|by|since|because)\b", re.I)
+_STATEMENT = re.compile(r"\$[^$]*(?:=|\\approx|\\cong|\\simeq)[^$]*\$")
 _LONE_SYMBOL = re.compile(r"^(?:[A-Za-z]|\\[A-Za-z]+)(?:_\{?[\w\\{} ]{1,20}\}?)?$")
 # Layout commands that carry no value: environment markers, \left/\right delimiters, labels and tags.
 _LAYOUT = re.compile(r"\\(?:begin|end)\s*\{[A-Za-z*]+\}(?:\{[^{}]*\})?|\\(?:left|right|big|Big|bigg|Bigg)[lr]?"
                      r"(?![A-Za-z])\.?|\\(?:nonumber|notag|hline|displaystyle)(?![A-Za-z])|\\(?:label|tag)\s*"
                      r"\{[^{}]*\}|\r")
+# A sentence that states the conclusion: its values outrank the relations before it.
+_CONCLUDES = re.compile(r"\b(?:So|Thus|Therefore|Hence|Finally|In\s+(?:conclusion|summary)|This\s+gives)\b")
+_SENTENCE_STOP = re.compile(r"(?<=[^\d\s][.!?])(?:\s|$)|\n\s*\n")
 _SENTENCE_END = re.compile(r"(?<=[^\d\s][.!?])\s+(?=[A-Z(])|\n\s*\n")
 
 
@@ -308,7 +325,7 @@ def _chains(content: str, start: int, math: bool) -> list[Candidate]:
         row_start = start + offset
         offset += len(raw) + 2
         row = _LAYOUT.sub(lambda m: " " * len(m.group(0)), raw).replace("&", " ")  # same length: positions hold
-        rels = list(_REL.finditer(row))
+        rels = list(RELATION.finditer(row))
         if not rels:
             before += " " + row
             continue
@@ -342,19 +359,29 @@ def _strip_units(text: str) -> str:
 
 
 def _prose_values(plain: str, segs: list[tuple[int, str, bool]]) -> list[Candidate]:
-    """Values stated in the last two sentences: ``is $0.366 \\mathrm{dm^3}$``, "about 2.5 atmospheres"."""
+    """Values stated in the last two sentences: ``is $0.366 \\mathrm{dm^3}$``, "about 2.5 atmospheres".
+    Those of a last sentence that concludes ("Therefore, ...", "So the answer ...") are ``conclusion``s."""
     ends = [m.end() for m in _SENTENCE_END.finditer(plain.rstrip())]
     begin = ends[-2] if len(ends) >= 2 else 0
+    markers = list(_CONCLUDES.finditer(plain, max(0, len(plain) - 3000)))
+    start = markers[-1].start() if markers else len(plain)
+    stop = _SENTENCE_STOP.search(plain, markers[-1].end()) if markers else None
+    region = (start, stop.end() if stop else len(plain))
+    begin = min(begin, region[0])
+
+    def kind(pos: int) -> str:
+        return "conclusion" if region[0] <= pos < region[1] else "prose"
+
     out: list[Candidate] = []
     for pos, content, _ in segs:
-        if pos >= begin and not _REL.search(content) and _NUMERIC_START.match(content):
+        if pos >= begin and not RELATION.search(content) and (_NUMERIC_START.match(content) or kind(pos) != "prose"):
             value = _clean(_LAYOUT.sub(" ", content))
             if value:
-                out.append(Candidate(_unmask(value), "", pos + len(content), "prose"))
+                out.append(Candidate(_unmask(value), "", pos + len(content), kind(pos)))
     for m in _NUMBER_UNIT.finditer(plain, begin):
         value = _clean(m.group(0))
         if value and re.search(r"\d", value):
-            out.append(Candidate(_unmask(value), "", m.end(), "prose"))
+            out.append(Candidate(_unmask(value), "", m.end(), kind(m.start())))
     return out
 
 
@@ -379,7 +406,7 @@ def answer_candidates(text: str | None, limit: int = 400) -> list[Candidate]:
             cands.extend(found)
         line_start = 0
         for line in plain.split("\n"):
-            if _REL.search(line) and re.search(r"\d", line):
+            if RELATION.search(line) and re.search(r"\d", line):
                 found = _chains(line, line_start, math=False)
                 cands.extend(dataclasses.replace(c, note=True) if _REMARK.search(line[:c.pos - line_start])
                              else c for c in found)
@@ -392,12 +419,13 @@ def answer_candidates(text: str | None, limit: int = 400) -> list[Candidate]:
 
 
 def _tiers(cands: list[Candidate]) -> list[list[Candidate]]:
-    """Stated results by strength: numbers stated by a relation, then values stated in prose, then symbolic
-    right-hand sides. A remark after the result ("The ionization energy is 13.6 eV") does not override it."""
+    """Stated results by strength: values of a concluding last sentence ("Therefore, there are 12 ..."), numbers
+    stated by a relation, other values stated in prose, symbolic right-hand sides. A remark after the result
+    ("The ionization energy is 13.6 eV") does not override it; a conclusion does."""
     real = [c for c in cands if not c.note]
-    stated = [c for c in real if c.kind != "prose"]
-    return [[c for c in stated if c.numeric], [c for c in real if c.kind == "prose"],
-            [c for c in stated if not c.numeric]]
+    stated = [c for c in real if c.kind in ("relation", "approx")]
+    return [[c for c in real if c.kind == "conclusion"], [c for c in stated if c.numeric],
+            [c for c in real if c.kind == "prose"], [c for c in stated if not c.numeric]]
 
 
 # How far back a preference may reach in each tier: the final statements ("(a) T = 2.0 s. (b) f = 0.50 Hz"),

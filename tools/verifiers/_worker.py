@@ -84,11 +84,21 @@ def _ping(payload: dict[str, Any]) -> dict[str, Any]:
 
 def _math_verify_alone(payload: dict[str, Any]) -> dict[str, Any]:
     """math-verify's standard usage, ``verify(parse(gold), parse(pred))``: the benchmark's baseline."""
+    import math_verify.grader as grader
     from math_verify import parse, verify
 
-    gold = parse(str(payload.get("gold", "")))
-    pred = parse(str(payload.get("pred", "")))
-    return {"ok": bool(verify(gold, pred))}
+    from scireflect.tools.verifiers import mathcmp
+
+    # The answer task puts the project's numeric comparison into math-verify's grader in this process;
+    # the baseline must be math-verify's own.
+    ours, original = grader.sympy_numeric_eq, mathcmp._ORIGINAL_NUMERIC_EQ
+    grader.sympy_numeric_eq = original or ours
+    try:
+        gold = parse(str(payload.get("gold", "")))
+        pred = parse(str(payload.get("pred", "")))
+        return {"ok": bool(verify(gold, pred))}
+    finally:
+        grader.sympy_numeric_eq = ours
 
 
 def _debug_tasks() -> dict[str, Callable[[dict[str, Any]], Any]]:

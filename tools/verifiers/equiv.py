@@ -150,8 +150,11 @@ def _pred_quantity(pred_ans: str, decimal_comma: bool) -> Quantity | None:
     total = numparse.parse_sum(pred_ans)
     if total is not None:
         return Quantity(total)
-    if "=" in pred_ans:  # a chain "x = 5+5+1 = 7 = 11": the final value counts
-        q = parse_quantity(pred_ans.rsplit("=", 1)[1], decimal_comma=decimal_comma)
+    rels = list(extract.RELATION.finditer(pred_ans))
+    if rels:  # a chain "x = 5+5+1 = 7 = 11" or "y(2) \cong 46.7 kg": the final value counts
+        q = parse_quantity(pred_ans[rels[-1].end():], decimal_comma=decimal_comma)
+        if q is None:
+            q = closed_form_quantity(pred_ans[rels[-1].end():])
         if q is not None:
             return q
     if re.search(r"[A-Za-z]{2,}\s+[A-Za-z]{2,}|[€$£¥:]", pred_ans) and not re.search(r"\\[a-z]+\{|\^", pred_ans):
