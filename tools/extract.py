@@ -86,7 +86,7 @@ def boxed_answer(text: str) -> str | None:
 
 
 def _clean(ans: str) -> str:
-    ans = ans.strip()
+    ans = ans.strip().strip("*").strip()  # markdown emphasis around an answer ("**C.**")
     for _ in range(3):
         ans = re.sub(r"^\$+|\$+$", "", ans).strip()
         ans = re.sub(r"^\\\(|\\\)$|^\\\[|\\\]$", "", ans).strip()
@@ -243,7 +243,11 @@ _LAYOUT = re.compile(r"\\(?:begin|end)\s*\{[A-Za-z*]+\}(?:\{[^{}]*\})?|\\(?:left
                      r"(?![A-Za-z])\.?|\\(?:nonumber|notag|hline|displaystyle)(?![A-Za-z])|\\(?:label|tag)\s*"
                      r"\{[^{}]*\}|\r")
 # A sentence that states the conclusion: its values outrank the relations before it.
-_CONCLUDES = re.compile(r"\b(?:So|Thus|Therefore|Hence|Finally|In\s+(?:conclusion|summary)|This\s+gives)\b")
+_CONCLUDES = re.compile(r"\b(?:So|Thus|Therefore|Hence|In\s+(?:conclusion|summary)|This\s+gives)\b")
+# Numbers that label rather than state: "Step 7", "Eq. 3", "Table 2.1", "part 2".
+_LABEL_BEFORE = re.compile(r"\b(?:steps?|eqn?s?\.?|equations?|tables?|figs?\.?|figures?|parts?|problems?|examples?|"
+                           r"lines?|sections?|chapters?|questions?|cases?|options?|rows?|no\.)\s*$", re.I)
+_ASIDE = re.compile(r"\((?=[^()]*[A-Za-z]{3,}\s+[A-Za-z]{2,})[^()]{0,200}\)")
 _SENTENCE_STOP = re.compile(r"(?<=[^\d\s][.!?])(?:\s|$)|\n\s*\n")
 _SENTENCE_END = re.compile(r"(?<=[^\d\s][.!?])\s+(?=[A-Z(])|\n\s*\n")
 
@@ -374,13 +378,20 @@ def _prose_values(plain: str, segs: list[tuple[int, str, bool]]) -> list[Candida
 
     out: list[Candidate] = []
     for pos, content, _ in segs:
-        if pos >= begin and not RELATION.search(content) and (_NUMERIC_START.match(content) or kind(pos) != "prose"):
+        if pos < begin or RELATION.search(content):
+            continue
+        # A symbolic value concludes only where it ends the sentence ("is $(7, 6)$."), not where it is the
+        # subject ("the value of $p$ is:").
+        ends_sentence = re.match(r"\$*\s*(?:[.!?]|$)", plain[pos + len(content):pos + len(content) + 4])
+        if _NUMERIC_START.match(content) or (kind(pos) != "prose" and ends_sentence):
             value = _clean(_LAYOUT.sub(" ", content))
             if value:
                 out.append(Candidate(_unmask(value), "", pos + len(content), kind(pos)))
+    # Parenthesised remarks ("(correct to 2 decimal places)") state no result.
+    plain = _ASIDE.sub(lambda m: " " * len(m.group(0)), plain)
     for m in _NUMBER_UNIT.finditer(plain, begin):
         value = _clean(m.group(0))
-        if value and re.search(r"\d", value):
+        if value and re.search(r"\d", value) and not _LABEL_BEFORE.search(plain[max(0, m.start() - 20):m.start()]):
             out.append(Candidate(_unmask(value), "", m.end(), kind(m.start())))
     return out
 

@@ -96,9 +96,8 @@ def test_self_gold_controls_are_accepted() -> None:
     assert accepted / len(ids) >= SELF_GOLD_FLOOR, "rejected:\n" + "\n".join(rejected)
 
 
-# Designed probes (not public text) of the cause behind jee-2016p1-q33-chem's lucky verdict: a final prose
-# statement "the value of x is 5" loses to an earlier relation "v = 4". Not strict: they pass once fixed.
-@pytest.mark.xfail(reason="a prose 'X is N' final statement loses to an earlier '=' relation", strict=False)
+# Designed probes (not public text) of the cause behind jee-2016p1-q33-chem's lucky verdict: a concluding
+# prose statement "the value of x is 5" must win over an earlier relation "v = 4".
 @pytest.mark.parametrize("pred,gold,ok", [
     ("We find v = 4.\n\nTherefore, the value of x is 5.", "4", False),
     ("We find v = 4.\n\nTherefore, the value of x is 5.", "5", True),

@@ -59,6 +59,9 @@ def test_nothing_is_accepted_from_inside_unclosed_reasoning(text: str) -> None:
      "17 $\\mathrm{kN} \\mathrm{mol}^{-1}$", True),
     ("The pressure is about 2.5 atmospheres.", "2.5 atm", True),
     ("The car moves at 60 kilometres per hour.", "16.67 m/s", True),
+    ("The water ends at 35 degrees Celsius.", "308.15 K", True),
+    ("Finally, we need the integer part of the expression from Step 7.", "7", False),  # a label, not a value
+    ("The energy is approximately 1.49 MeV (correct to 2 decimal places).", "1.49 MeV", True),
     ("$$x = 3\\,\\mathrm{m}$$\n$$t = 2\\,\\mathrm{s}$$\nSo the speed is\n$$v = x/t = 1.5\\,\\mathrm{m\\,s^{-1}}$$", "1.5 m/s",
      True),
     ("Given $x = 3\\,\\mathrm{m}$ and $t = 2\\,\\mathrm{s}$, the mass is $m = 2\\,\\mathrm{kg}$.\n"

@@ -109,7 +109,8 @@ def normalize(text: str) -> str:
     s = re.sub(r"\\Omega", "Ω", s)
     s = re.sub(r"\\[,;:>]|\\ |~|\\quad|\\qquad", " ", s)
     s = _pound_force(s)
-    s = re.sub(r"\bdeg\s+C\b", "degC", s)
+    s = re.sub(r"\bdeg(?:ree)?s?\s+(?:C\b|Celsius\b|centigrade\b)", "degC", s, flags=re.I)
+    s = re.sub(r"\bdeg(?:ree)?s?\s+(?:F\b|Fahrenheit\b)", "degF", s, flags=re.I)
     s = re.sub(r"\bdeg\s+F\b", "degF", s)
     s = re.sub(r"\bdeg\s+K\b", "K", s)  # the old "°K" is the kelvin
     s = re.sub(r"µ\s+(?=[A-Za-zΩ])", "µ", s)
