@@ -138,7 +138,9 @@ def _last_value(text: str) -> str | None:
         maths = [next(g for g in m.groups() if g is not None) for m in _MATH.finditer(tail)]
         if maths:
             return _clean(maths[-1]) or None
-        values = list(_NUMBER_UNIT.finditer(tail))
+        tail = _ASIDE.sub(lambda m: " " * len(m.group(0)), tail)
+        values = [m for m in _NUMBER_UNIT.finditer(tail)
+                  if not _LABEL_BEFORE.search(tail[max(0, m.start() - 20):m.start()])]
         if values:
             return _clean(values[-1].group(0)) or None
     return None
@@ -243,7 +245,7 @@ _LAYOUT = re.compile(r"\\(?:begin|end)\s*\{[A-Za-z*]+\}(?:\{[^{}]*\})?|\\(?:left
                      r"(?![A-Za-z])\.?|\\(?:nonumber|notag|hline|displaystyle)(?![A-Za-z])|\\(?:label|tag)\s*"
                      r"\{[^{}]*\}|\r")
 # A sentence that states the conclusion: its values outrank the relations before it.
-_CONCLUDES = re.compile(r"\b(?:So|Thus|Therefore|Hence|In\s+(?:conclusion|summary)|This\s+gives)\b")
+_CONCLUDES = re.compile(r"\b(?:So|Thus|Then|Therefore|Hence|In\s+(?:conclusion|summary)|This\s+gives)\b")
 # Numbers that label rather than state: "Step 7", "Eq. 3", "Table 2.1", "part 2".
 _LABEL_BEFORE = re.compile(r"\b(?:steps?|eqn?s?\.?|equations?|tables?|figs?\.?|figures?|parts?|problems?|examples?|"
                            r"lines?|sections?|chapters?|questions?|cases?|options?|rows?|no\.)\s*$", re.I)

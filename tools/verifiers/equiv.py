@@ -386,7 +386,8 @@ def compare(pred: str, gold: str, o: AnswerOptions) -> dict[str, Any]:
         base["reasoning_chars"] = len(response.reasoning or "")
     if identical(pred_ans, gold_ans):
         return verdict(True, "equal", "answers are identical", method="identical", **base)
-    for step in (_choice(final, gold_ans, o), _numeric(pred_ans, gold_ans, o, gq) if not o.choices else None):
+    numeric = _numeric(pred_ans, gold_ans, o, gq) if not o.choices and extracted is not None else None
+    for step in (_choice(final, gold_ans, o), numeric):
         if step is not None:
             step["details"] = {**base, **step["details"]}
             return step
