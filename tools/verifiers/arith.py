@@ -27,7 +27,7 @@ MAX_TOKENS = 800
 MAX_EXPONENT = 400
 MAX_DEPTH = 40
 MAX_FACTORIAL = 1000
-MAX_LITERAL_EXPONENT = 400
+MAX_LITERAL_EXPONENT = 300  # 1e300: still a float
 
 
 class NotArithmetic(Exception):
@@ -68,7 +68,7 @@ class Info:
     unit_one: bool = False  # "1 J": the side of a unit conversion note
 
 
-_SPACES = re.compile(r"\\[,;:! ]|~|\\q?quad\b|\\thinspace\b|\\enspace\b|\\displaystyle\b|\\limits\b|\\nolimits\b"
+_SPACES = re.compile(r"\\[,;: ]|~|\\q?quad\b|\\thinspace\b|\\enspace\b|\\displaystyle\b|\\limits\b|\\nolimits\b"
                      r"|\\(?:tag|label)\s*\{[^{}]*\}|\\nonumber\b|\\notag\b")
 _DELIMS = re.compile(r"\\(?:left|right|[bB]igg?[lr]?)\b\s*")
 _UPRIGHT_MACROS = ("mathrm", "text", "textrm", "rm", "operatorname", "mbox", "mathbf", "boldsymbol", "textbf",
@@ -97,9 +97,10 @@ def _normalize(text: str) -> str:
     s = numparse.superscripts(text).replace("−", "-").replace("⋅", "·")
     if re.search(r"\\(?:left|right|[bB]igg?[lr]?)\s*\.", s):
         raise NotArithmetic("half-open delimiter")  # "\left. ... \right)": the rest is in another segment
-    s = s.replace("\\$", " ")
+    s = s.replace("\\$", " ").replace("\\!", "")  # a negative thin space: "12,\\!000" is 12,000
     s = s.replace("\\{", "(").replace("\\}", ")").replace("\\lbrace", "(").replace("\\rbrace", ")")
     s = _DELIMS.sub("", s)
+    s = re.sub(r"\\(?:boxed|fbox|displaystyle|textstyle)\b", " ", s)  # "\\boxed{12}" is the group {12}
     s = _SPACES.sub(" ", s)
     s = re.sub(r"\{\s*\}", " ", s)  # "\mathrm{~cm}{ }^3": the empty group only carries the exponent
     s = re.sub(r"\\[dt]?frac\s*(\d)\s*(\d)", r"\\frac{\1}{\2}", s)  # \frac12
@@ -459,13 +460,18 @@ class _Parser:
             self.info.ops += 1
             self.info.inexact = True
             return _exp(self.exponent())
-        if tok.kind == "word" and self.allow_units and self.i > 1 and tok.upright:
+        prev = self.t[self.i - 2].val if self.i > 1 else None
+        if tok.kind == "word" and self.allow_units and prev is not None and (
+                tok.upright or (self.plain and prev in ("(", "/", "*", "·"))):
             # An upright symbol is a unit wherever it stands ("\frac{\mathrm{J}}{\mathrm{m}^3}"); an italic one
-            # is a variable unless it follows a number (see quantity) or, in plain text, a group.
+            # is a variable unless it follows a number (see quantity), or in plain text a group or an operator
+            # inside a unit ("8.314 J/(mol*K)").
             self.i -= 1
             u = self.units()
             if u is None:
                 raise NotArithmetic(f"not a unit: {tok.val!r}")
+            if not tok.upright:
+                self.info.ambiguous_units.append(tok.val)
             return u
         raise NotArithmetic(f"not a number: {tok.val!r}")
 
@@ -486,7 +492,8 @@ class _Parser:
     def number(self, tok: Tok) -> Val:
         """A literal, with ``a \\times 10^{n}`` folded in, and its uncertainty from the written digits."""
         mant = tok.val
-        value = Fraction(mant)
+        if len(mant) > 60:
+            raise NotArithmetic("too many digits")
         exp10 = 0
         m = re.fullmatch(r"([\d.]+)[eE]([-+]?\d+)", mant)
         if m:
@@ -550,7 +557,7 @@ class _Parser:
             return number
         if self.info.literals == 1 and float(number.x) == 1 and number.err == 0:
             self.info.unit_one = True
-        if _is_offset(u.x):
+        if is_offset(u.x):
             from scireflect.tools.verifiers import units
 
             return Val(units.registry().Quantity(float(number.x), u.x.units), number.err)
@@ -694,7 +701,7 @@ def _is_q(x: Any) -> bool:
     return hasattr(x, "magnitude")
 
 
-def _is_offset(q: Any) -> bool:
+def is_offset(q: Any) -> bool:
     return _is_q(q) and str(q.units) in ("degree_Celsius", "degree_Fahrenheit")
 
 

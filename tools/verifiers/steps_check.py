@@ -55,11 +55,16 @@ def check_claim(lhs: str, rhs: str, approx: bool, rel_tol: float, approx_rel_tol
 def _judge(left: arith.Result, right: arith.Result, approx: bool, rel_tol: float,
            approx_rel_tol: float) -> dict[str, Any]:
     exact = not (left.info.inexact or right.info.inexact)
-    if exact:
-        # Integers only: exact, except that a lone integer may round a fraction ("500 K / 300 K × 100 atm
-        # = 167 atm"); "3 × 4 = 13" stays wrong.
-        slack = 1e-9
-        # A quotient may also be truncated ("1121 ÷ 3 = 373 remainder 2"): one unit of the last place.
+    if exact and (_is_q(left.value) or _is_q(right.value)):
+        # Integers with units: a conversion rarely gives an integer ("25 °C = 298 K"), so a lone one is
+        # rounded to its last digit as in measured values; "3 km = 300 m" stays wrong.
+        slack = approx_rel_tol if approx else 1e-9
+        lerr, rerr = left.info.rounding, right.info.rounding
+    elif exact:
+        # Integers only: exact, except that a lone integer may round a fraction ("500 / 300 × 100 = 167")
+        # or truncate a quotient ("1121 ÷ 3 = 373 remainder 2"): one unit of its last place. "3 × 4 = 13"
+        # stays wrong.
+        slack = approx_rel_tol if approx else 1e-9
         lerr = 2 * left.info.rounding if not _integral(right) else 0.0
         rerr = 2 * right.info.rounding if not _integral(left) else 0.0
     else:
@@ -155,6 +160,8 @@ def _unsure(*results: arith.Result) -> list[str]:
 
 def _quantities(left: arith.Result, right: arith.Result, lerr: float, rerr: float,
                 slack: float) -> dict[str, Any]:
+    if arith.is_offset(left.value) or arith.is_offset(right.value):
+        return _temperatures(left, right, lerr, rerr, slack)
     a, ea = _base(left, lerr)
     b, eb = _base(right, rerr)
     values = {"lhs_value": a, "rhs_value": b}
@@ -182,6 +189,28 @@ def _quantities(left: arith.Result, right: arith.Result, lerr: float, rerr: floa
         why = f"a unit may be misread: {', '.join(sorted(set(unsure)))}" if unsure else "units of a computation"
         return {"status": "unchecked", "note": f"dimensions differ ({dims}); {why}"}
     return {"status": "wrong", "note": f"dimensions differ: {dims}"}
+
+
+def _temperatures(left: arith.Result, right: arith.Result, lerr: float, rerr: float,
+                  slack: float) -> dict[str, Any]:
+    """°C or °F: "25 °C = 298 K" compares temperatures, "ΔT = 10 °C = 10 K" differences; either reading
+    confirms the claim, and a mismatch is unchecked (which one the text means is not written)."""
+    a, ea = _base(left, lerr)
+    b, eb = _base(right, rerr)
+    if left.value.dimensionality == right.value.dimensionality:
+        if _compare(a, b, ea, eb, slack) == "ok":
+            return {"status": "ok", "lhs_value": a, "rhs_value": b}
+        da, db = _delta(left), _delta(right)
+        if da is not None and db is not None and _compare(da, db, ea, eb, slack) == "ok":
+            return {"status": "ok", "lhs_value": da, "rhs_value": db, "note": "as temperature differences"}
+    return {"status": "unchecked", "note": "temperatures or temperature differences? the text does not say"}
+
+
+def _delta(r: arith.Result) -> float | None:
+    """A temperature read as a difference, in kelvin."""
+    q = r.value
+    unit = {"degree_Celsius": 1.0, "degree_Fahrenheit": 5 / 9, "kelvin": 1.0}.get(str(q.units))
+    return None if unit is None else float(q.magnitude) * unit
 
 
 def _one_side_units(left: arith.Result, right: arith.Result, lerr: float, rerr: float,
