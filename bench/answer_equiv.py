@@ -11,8 +11,9 @@ measured under the same conditions. A timeout or worker failure counts as a wron
     .venv/bin/python bench/answer_equiv.py [--data PATH] [--workers N] [--timeout S] [--json OUT]
 
 Last line: ``min_category_delta_vs_math_verify=<float> science_units=<float> scibench=<float>
-false_accepts=<int> checks_per_s=<float> math_verify_checks_per_s=<float>`` (false accepts over all sets,
-throughput on the 525 pairs).
+false_accepts=<int> checks_per_s=<float> math_verify_checks_per_s=<float> all_sets_checks_per_s=<float>
+all_sets_math_verify_checks_per_s=<float>`` (false accepts over all sets; throughput on the 525 pairs and
+over all sets). Each run gets fresh worker processes, so neither side parses from the other's cache.
 """
 
 from __future__ import annotations
@@ -43,8 +44,24 @@ def load(path: Path) -> list[dict[str, Any]]:
     return cases
 
 
-def run_ours(cases: list[dict[str, Any]], threads: int, timeout: float) -> tuple[list[dict[str, Any]], float]:
+def fresh_pool() -> Any:
+    """New worker processes for each run: math-verify caches parsed LaTeX per process, so the run after
+    another one on the same cases would otherwise parse from a warm cache."""
+    from scireflect.tools.verifiers.pool import get_pool, shutdown_pool
+
+    shutdown_pool()
+    pool = get_pool()
+    if not pool.wait_ready():
+        sys.exit("error: verifier workers did not start")
+    return pool
+
+
+def run_ours(cases: list[dict[str, Any]], threads: int,
+             timeout: float) -> tuple[list[dict[str, Any]], float, float]:
+    """verify_answer on every case in a fresh pool: (results, wall seconds, CPU seconds of pool and caller)."""
     from scireflect.tools import verify_answer
+
+    pool = fresh_pool()
 
     def one(case: dict[str, Any]) -> dict[str, Any]:
         t0 = time.perf_counter()
@@ -52,16 +69,16 @@ def run_ours(cases: list[dict[str, Any]], threads: int, timeout: float) -> tuple
         return {"ok": v.ok, "reason": v.reason, "latency": time.perf_counter() - t0, "id": case.get("id"),
                 "worker_s": v.details.get("elapsed_s")}
 
-    t0 = time.perf_counter()
+    pids = pool.pids() + [os.getpid()]
+    cpu0, t0 = _cpu_s(pids), time.perf_counter()
     with ThreadPoolExecutor(threads) as ex:
         out = list(ex.map(one, cases))
-    return out, time.perf_counter() - t0
+    wall = time.perf_counter() - t0
+    return out, wall, _cpu_s(pids) - cpu0
 
 
 def run_math_verify(cases: list[dict[str, Any]], threads: int, timeout: float) -> tuple[list[dict[str, Any]], float]:
-    from scireflect.tools.verifiers.pool import get_pool
-
-    pool = get_pool()
+    pool = fresh_pool()
 
     def one(case: dict[str, Any]) -> dict[str, Any]:
         t0 = time.perf_counter()
@@ -161,10 +178,7 @@ def main() -> int:
     cases = sets[0][1]
 
     load_before = os.getloadavg()[0]
-    pids = pool.pids()
-    cpu0 = _cpu_s(pids) + _cpu_s([os.getpid()])
-    ours, ours_wall = run_ours(cases, threads, args.timeout)
-    cpu_ours = _cpu_s(pids) + _cpu_s([os.getpid()]) - cpu0
+    ours, ours_wall, cpu_ours = run_ours(cases, threads, args.timeout)
     base, base_wall = run_math_verify(cases, threads, args.timeout)
     s_ours, s_base = score(cases, ours), score(cases, base)
     lat_ours, lat_base = latency_stats(ours), latency_stats(base)
@@ -197,25 +211,31 @@ def main() -> int:
     print("\n| set | n | verify_answer acc | FA | FR | checks/s | math-verify acc | FA | FR | checks/s | timeouts |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     rows: dict[str, dict[str, Any]] = {}
+    totals = {"n": 0, "ours_s": 0.0, "mv_s": 0.0}
     total_fa = int(s_ours["overall"]["fa"])
     all_ours: list[dict[str, Any]] = list(ours)
     for name, set_cases, mv_gold in sets:
         if set_cases is cases:
             o, ob, ow, bw = ours, base, ours_wall, base_wall
         else:
-            o, ow = run_ours(set_cases, threads, args.timeout)
+            o, ow, _ = run_ours(set_cases, threads, args.timeout)
             mv_cases = [dict(c, gold=_number_only(c["gold"])) for c in set_cases] if mv_gold == "number" else set_cases
             ob, bw = run_math_verify(mv_cases, threads, args.timeout)
             total_fa += int(score(set_cases, o)["overall"]["fa"])
             all_ours.extend(o)
+        totals["n"] += len(set_cases)
+        totals["ours_s"] += ow
+        totals["mv_s"] += bw
         a, b = score(set_cases, o)["overall"], score(set_cases, ob)["overall"]
         rows[name] = {"ours": a, "math_verify": b, "checks_per_s": len(set_cases) / ow,
                       "math_verify_checks_per_s": len(set_cases) / bw}
         print(f"| {name} | {int(a['n'])} | {a['acc']:.3f} | {int(a['fa'])} | {int(a['fr'])} | {len(set_cases) / ow:.1f} | "
               f"{b['acc']:.3f} | {int(b['fa'])} | {int(b['fr'])} | {len(set_cases) / bw:.1f} | {int(a['timeouts'])} |")
+    all_cps, all_cps_base = totals["n"] / totals["ours_s"], totals["n"] / totals["mv_s"]
+    print(f"| **all sets** | {totals['n']} | | {total_fa} | | {all_cps:.1f} | | | | {all_cps_base:.1f} | |")
     print(f"\nSciBench math-verify column: gold given as the number alone (math-verify has no units). "
           f"Timeouts: verify_answer {sum(r['reason'] in ('timeout', 'crashed') for r in all_ours)} over all sets; "
-          f"pool stats {pool.stats}")
+          f"last pool's stats {get_pool().stats}")
     if args.json:
         args.json.write_text(json.dumps({"ours": s_ours, "math_verify": s_base, "latency": lat_ours,
                                          "checks_per_s": cps, "math_verify_checks_per_s": cps_base, "sets": rows},
