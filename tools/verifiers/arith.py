@@ -933,7 +933,7 @@ def evaluate(text: str, allow_units: bool = True, *, plain: bool = False, degree
     toks = tokenize(text)
     if not toks:
         raise NotArithmetic("empty")
-    if not any(t.kind == "num" for t in toks):
+    if not any(t.kind == "num" or t.val == "\\pi" for t in toks):
         raise NotArithmetic("no number")  # "m a", "d/t": symbols, not a numeric claim
     if toks[0].kind == "word" and not (toks[0].val == "e" and len(toks) > 1 and toks[1].val == "^"):
         raise NotArithmetic("starts with a symbol")
