@@ -243,7 +243,8 @@ def main() -> int:
     sb = rows.get("SciBench worked solutions", {}).get("ours", {})
     print(f"min_category_delta_vs_math_verify={min(deltas):.3f} science_units={s_ours['science_units']['acc']:.3f} "
           f"scibench={sb.get('acc', float('nan')):.3f} false_accepts={total_fa} checks_per_s={cps:.1f} "
-          f"math_verify_checks_per_s={cps_base:.1f}")
+          f"math_verify_checks_per_s={cps_base:.1f} all_sets_checks_per_s={all_cps:.1f} "
+          f"all_sets_math_verify_checks_per_s={all_cps_base:.1f}")
     return 0
 
 
