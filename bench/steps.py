@@ -2,13 +2,13 @@
 
 Every one of the 112 solutions (``NAME_sol.json``, field ``solution``) is a correct derivation, so every
 step marked wrong there is a false alarm. Then each solution with a checked claim gets ONE number changed:
-the first number on the right-hand side of one checked claim (chosen with ``--seed``) is multiplied by 1.5,
-and the solution counts as detected when a step on the changed line is marked wrong. ``--all-claims``
+the first number on the right-hand side of one checked claim (chosen with ``--seed``) is multiplied by 1.5
+(``--change digit``: its first significant digit is changed), and the solution counts as detected when a step on the changed line is marked wrong. ``--all-claims``
 also perturbs every checked claim separately and reports that rate. All checks go through the sandboxed
 worker pool, as in production.
 
     .venv/bin/python bench/steps.py [--data DIR] [--seed N] [--workers N] [--timeout S] [--all-claims]
-                                    [--json OUT]
+                                    [--change scale|digit] [--json OUT]
 
 Last line: ``false_wrong_steps=<int> perturbed_detection_rate=<float> perturbed_solutions=<int>
 solutions_with_checks=<int> checked_claims=<int> claims_per_solution=<float> steps_per_s=<float>``.
@@ -45,9 +45,15 @@ def load(data: Path) -> list[tuple[str, str]]:
     return out
 
 
-def _scaled(number: str) -> str | None:
-    """``number`` times 1.5, written with as many decimals; None when that leaves it unchanged (0)."""
+def _scaled(number: str, change: str = "scale") -> str | None:
+    """``number`` times 1.5 (or, with ``change="digit"``, its first significant digit d -> d % 9 + 1),
+    written with as many decimals; None when that leaves it unchanged (0)."""
     digits = number.replace(",", "")
+    if change == "digit":
+        m = re.search(r"[1-9]", digits)
+        if not m:
+            return None
+        return digits[:m.start()] + str(int(m.group()) % 9 + 1) + digits[m.end():]
     if "." in digits:
         places = len(digits.split(".")[1])
         new = f"{float(digits) * FACTOR:.{places}f}"
@@ -56,7 +62,7 @@ def _scaled(number: str) -> str | None:
     return None if float(new) == float(digits) else new
 
 
-def perturb(solution: str, step: dict[str, Any]) -> tuple[str, int] | None:
+def perturb(solution: str, step: dict[str, Any], change: str = "scale") -> tuple[str, int] | None:
     """The solution with the first changeable number of the step's right-hand side scaled, and the
     1-based line changed; None when the right-hand side cannot be found on its line or has no number."""
     lines = solution.split("\n")
@@ -72,7 +78,7 @@ def perturb(solution: str, step: dict[str, Any]) -> tuple[str, int] | None:
             continue
         if re.search(r"\\(?:mathrm|text)\s*\{[^{}]*$", rhs[:m.start()]):
             continue
-        new = _scaled(m.group(1))
+        new = _scaled(m.group(1), change)
         if new is None:
             continue
         changed = rhs[:m.start()] + new + rhs[m.end():]
@@ -100,13 +106,13 @@ def _flagged(result: dict[str, Any], line: int) -> bool:
 
 
 def run_perturbed(sols: list[tuple[str, str]], correct: list[dict[str, Any]], threads: int, timeout: float,
-                  seed: int, all_claims: bool) -> dict[str, Any]:
+                  seed: int, all_claims: bool, change: str = "scale") -> dict[str, Any]:
     """One perturbation per solution (a seeded choice among its perturbable checked claims), and with
     ``all_claims`` one per checked claim."""
     rng = random.Random(seed)
     chosen, every = [], []
     for (name, text), res in zip(sols, correct):
-        options = [p for s in res["steps"] if s["status"] == "ok" and (p := perturb(text, s)) is not None]
+        options = [p for s in res["steps"] if s["status"] == "ok" and (p := perturb(text, s, change)) is not None]
         if options:
             chosen.append((name, *rng.choice(options)))
         if all_claims:
@@ -133,6 +139,8 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=None, help="concurrent callers (default: 2 x workers)")
     ap.add_argument("--timeout", type=float, default=5.0)
     ap.add_argument("--all-claims", action="store_true", help="also perturb every checked claim separately")
+    ap.add_argument("--change", choices=("scale", "digit"), default="scale",
+                    help="scale: the number times 1.5; digit: its first significant digit d -> d %% 9 + 1")
     ap.add_argument("--json", type=Path, default=None, help="also write the results as JSON here")
     args = ap.parse_args()
     sols = load(args.data)
@@ -154,7 +162,7 @@ def main() -> int:
     checked = sum(s["status"] in ("ok", "wrong") for s in steps)
     with_checks = sum(any(s["status"] in ("ok", "wrong") for s in r["steps"]) for r in correct)
     errors = sum(r["reason"] in ("timeout", "too_large", "error") for r in correct)
-    pert = run_perturbed(sols, correct, threads, args.timeout, args.seed, args.all_claims)
+    pert = run_perturbed(sols, correct, threads, args.timeout, args.seed, args.all_claims, args.change)
     rate = pert["detected"] / pert["perturbed"] if pert["perturbed"] else 0.0
 
     print(f"steps verifier on {len(sols)} SciBench worked solutions ({args.data}), {pool.size} worker "
@@ -166,7 +174,8 @@ def main() -> int:
     print(f"| solutions with a checked step | {with_checks} of {len(sols)} |")
     print(f"| **steps wrong on the correct solutions** | **{len(wrong)}** |")
     print(f"| solutions the pool could not check (timeout/error) | {errors} |")
-    print(f"| perturbed solutions (one number x{FACTOR:g} on a checked claim) | {pert['perturbed']} |")
+    how = f"x{FACTOR:g}" if args.change == "scale" else "first digit changed"
+    print(f"| perturbed solutions (one number {how} on a checked claim) | {pert['perturbed']} |")
     print(f"| **changed line flagged wrong** | **{pert['detected']} ({rate:.3f})** |")
     if args.all_claims and pert["claims_perturbed"]:
         print(f"| every checked claim perturbed separately: flagged | {pert['claims_detected']} of "

@@ -87,7 +87,7 @@ CONVENTION_UNITS = {"ton", "gal", "gallon", "gallons", "hp", "horsepower", "oz",
                      "Cal"}
 _ALIASES = {"rev": "revolution", "revs": "revolution", "Ohm": "ohm", "deg": "degree", "µ": None, "μ": None}
 _FUNCS = {"\\sin", "\\cos", "\\tan", "\\sec", "\\csc", "\\cot", "\\arcsin", "\\arccos", "\\arctan", "\\sinh",
-          "\\cosh", "\\tanh", "\\ln", "\\log", "\\exp", "\\lg"}
+          "\\cosh", "\\tanh", "\\ln", "\\log", "\\exp", "\\lg", "\\lb"}
 _TRIG = {"\\sin", "\\cos", "\\tan", "\\sec", "\\csc", "\\cot"}
 _MUL_OPS = ("*", "·", "×", "\\times", "\\cdot", "\\ast")
 _DIV_OPS = ("/", "÷", "\\div")
@@ -101,6 +101,9 @@ def _normalize(text: str) -> str:
     s = s.replace("\\{", "(").replace("\\}", ")").replace("\\lbrace", "(").replace("\\rbrace", ")")
     s = _DELIMS.sub("", s)
     s = re.sub(r"\\(?:boxed|fbox|displaystyle|textstyle)\b", " ", s)  # "\\boxed{12}" is the group {12}
+    s = re.sub(r"\\log_\s*\{?\s*10\s*\}?", r"\\lg ", s)  # \log_{10}; other bases stay and are refused ("_")
+    s = re.sub(r"\\log_\s*\{?\s*e\s*\}?(?![a-zA-Z])", r"\\ln ", s)
+    s = re.sub(r"\\log_\s*\{?\s*2\s*\}?", r"\\lb ", s)
     s = _SPACES.sub(" ", s)
     s = re.sub(r"\{\s*\}", " ", s)  # "\mathrm{~cm}{ }^3": the empty group only carries the exponent
     s = re.sub(r"\\[dt]?frac\s*(\d)\s*(\d)", r"\\frac{\1}{\2}", s)  # \frac12
@@ -357,7 +360,7 @@ class _Parser:
             return True
         if tok.kind == "word":
             return True  # a unit or e^{..} after a group, else atom() refuses it
-        return tok.kind == "cmd" and (tok.val in ("\\frac", "\\dfrac", "\\tfrac", "\\sqrt", "\\pi", "\\binom",
+        return tok.kind == "cmd" and (tok.val in ("\\frac", "\\dfrac", "\\tfrac", "\\cfrac", "\\sqrt", "\\pi", "\\binom",
                                                   "\\dbinom", "\\tbinom") or tok.val in _FUNCS)
 
     def unary(self) -> Val:
@@ -432,7 +435,7 @@ class _Parser:
             v = self.sum()
             self.expect({"(": ")", "[": "]", "{": "}"}[tok.val])
             return self.after_group(v)
-        if tok.val in ("\\frac", "\\dfrac", "\\tfrac"):
+        if tok.val in ("\\frac", "\\dfrac", "\\tfrac", "\\cfrac"):
             num, den = self.group(), self.group()
             if not _is_q(num.x) and _is_q(den.x):
                 self.info.ambiguous_division = True
@@ -578,22 +581,17 @@ class _Parser:
                 break
             sep = None
             if tok.val in _DIV_OPS + ("·", "\\cdot") and total is not None:
-                nxt = self.peek(1)
-                if not (nxt and nxt.kind == "word" and self._unit_tok(nxt) is not None):
+                if self._unit_at(1) is None:
                     break
-                sep = tok.val
-                self.take()
-                tok = self.take()
-            elif tok.kind == "word":
-                if self._unit_tok(tok) is None or (tok.val == "e" and self.peek(1) and self.peek(1).val == "^"):
-                    break
-                self.take()
-            else:
+                sep = self.take().val
+            elif self._unit_at(0) is None:
                 break
+            parts = self._unit_at(0, note=True)
+            tok = self.take()
+            if parts is None:
+                raise NotArithmetic("unit")  # unreachable: checked above
             if sep in _DIV_OPS:
                 denominator = True
-            parts = self._unit_tok(tok)
-            assert parts is not None
             part: Any = ureg.Quantity(1.0, parts[0])
             for p in parts[1:-1]:
                 part = part * ureg.Quantity(1.0, p)
@@ -609,8 +607,6 @@ class _Parser:
                     part = part ** _exp_value(e)
             if last is not None:
                 part = part * last
-            if tok.val in CONVENTION_UNITS:
-                self.info.ambiguous_units.append(tok.val)
             if total is None:
                 total = part
             else:
@@ -621,17 +617,23 @@ class _Parser:
         self.info.used_units = True
         return Val(total, 0.0)
 
-    def _unit_tok(self, tok: Tok) -> tuple[Any, ...] | None:
-        """Units of one symbol token, noting an ambiguous reading; None when it is no unit."""
-        if tok.kind != "word":
+    def _unit_at(self, k: int, note: bool = False) -> tuple[Any, ...] | None:
+        """Units of the symbol ``k`` tokens ahead, or None when it is no unit. ``note`` records an ambiguous
+        reading (the caller is about to take the token)."""
+        tok, after = self.peek(k), self.peek(k + 1)
+        if tok is None or tok.kind != "word":
             return None
+        if after is not None and ((after.val == "(" and not tok.upright) or (tok.val == "e" and after.val == "^")):
+            return None  # "P(A)", "f(x)": a function; "e^{x}": Euler's number
         split_ok = tok.upright or self.plain  # "\mathrm{Jm}" is J m; an italic "kT" is k T, not kilotesla
         res = resolve_unit(tok.val, split_ok)
         if res is None:
             return None
         parts, unsure = res
-        if unsure or (not tok.upright and not self.plain and len(tok.val) <= 2):
-            # An italic one- or two-letter symbol in LaTeX ("2 m", "3 g h") may be a variable.
+        if note and (unsure or tok.val in CONVENTION_UNITS or
+                     (not tok.upright and not self.plain and len(tok.val) <= 2)):
+            # An italic one- or two-letter symbol in LaTeX ("2 m", "3 g h") may be a variable; "ms" may be
+            # m s; a gallon may be US or imperial.
             if tok.val not in self.info.ambiguous_units:
                 self.info.ambiguous_units.append(tok.val)
         return parts
@@ -677,7 +679,8 @@ class _Parser:
         elif name == "\\exp":
             v = _exp(arg)
         else:
-            v = _log(_plain(arg), name == "\\lg" or (name == "\\log" and not self.natural_log))
+            base = {"\\lg": 10.0, "\\lb": 2.0, "\\ln": math.e}.get(name, math.e if self.natural_log else 10.0)
+            v = _log(_plain(arg), base)
         if power is not None:
             v = self.pow(v, power)
         return v
@@ -859,11 +862,11 @@ def _exp(v: Val) -> Val:
     return Val(r, r * v.err)
 
 
-def _log(v: Val, base10: bool) -> Val:
+def _log(v: Val, base: float) -> Val:
     x = float(v.x)
     if x <= 0:
         raise NotArithmetic("logarithm of a non-positive number")
-    scale = math.log(10) if base10 else 1.0
+    scale = math.log(base)
     return Val(math.log(x) / scale, v.err / x / scale)
 
 
