@@ -209,3 +209,12 @@ def test_hostile_input_gets_a_verdict_quickly(solution: str) -> None:
     assert v.reason in ("equal", "unequal", "unchecked", "timeout", "too_large", "error")
     assert time.perf_counter() - t0 < 15
     assert len(v.details["steps"]) <= 200
+
+
+def test_plain_text_functions_and_roots() -> None:
+    by_text = {s["text"]: s["status"] for s in check_steps(
+        "F = 10 N * cos(30°) = 8.66 N\nx = sqrt(16) = 4\nz = sqrt(2) = 1.6\nA = π(5)² = 78.5 cm²").details["steps"]}
+    assert by_text["10 N * cos(30°) = 8.66 N"] == "ok"
+    assert by_text["sqrt(16) = 4"] == "ok"
+    assert by_text["sqrt(2) = 1.6"] == "wrong"
+    assert by_text["π(5)² = 78.5 cm²"] == "ok"

@@ -114,6 +114,7 @@ def _normalize(text: str) -> str:
     s = re.sub(r"\\mathring\s*\{\s*\\?(?:mathrm\s*\{\s*)?A\s*\}?\s*\}|\\AA\b", r" \\mathrm{Å} ", s)
     s = s.replace("\\%", "%").replace("\\Omega", " \\mathrm{Ω} ").replace("\\ohm", " \\mathrm{Ω} ")
     s = s.replace("π", " \\pi ")
+    s = re.sub(r"(?<![\\A-Za-z])(sin|cos|tan|ln|log|exp|sqrt)\s*(?=\()", r"\\\1", s)  # plain "cos(30°)"
     return _radicals(s)
 
 
@@ -159,7 +160,7 @@ def _scan(s: str, upright: bool, out: list[Tok], depth: int) -> None:
         pos = m.end()
         if kind == "cmd" and val[1:] in _UPRIGHT_MACROS:
             body, pos = _braced(s, pos)
-            if body is None:  # "\rm kg" without braces: the next word is upright
+            if body is None:  # "{\rm kg}": the old switch, dropped
                 continue
             _scan(body, True, out, depth + 1)
             continue
@@ -451,6 +452,8 @@ class _Parser:
                 n = self.sum()
                 self.expect("]")
                 return self.pow(self.group(), _div(Val(Fraction(1)), n))
+            if self.peek() and self.peek().val == "(":  # type: ignore[union-attr]  # plain "sqrt(16)"
+                return self.pow(self.atom(), Val(Fraction(1, 2)))
             return self.pow(self.group(), Val(Fraction(1, 2)))
         if tok.val == "\\pi":
             self.info.inexact = True
