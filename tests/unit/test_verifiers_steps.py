@@ -169,6 +169,7 @@ def test_rounding(solution: str, status: str) -> None:
     r"$T = (\ln 50) / 0.03 \cong 130.4 (\mathrm{~min})$",
     r"$\frac{1}{2} m v^2 = \frac{1}{2}(2.0 \mathrm{~kg})(3.0 \mathrm{~m} / \mathrm{s})^2 = 9.0 \mathrm{~J}$",
     r"$12,\!000 + 3 = 12,\!003$",
+    "\\begin{align*} x &= 5 \\quad y = 4 \\\\ &= 5 \\end{align*}",  # "&= 5" continues x, not y = 4
 ])
 def test_never_wrong(solution: str) -> None:
     steps = check_steps(solution).details["steps"]

@@ -347,7 +347,8 @@ def _rows_claims(rows: list[str], starts: list[int], line_at: Callable[[int], in
         conversion = bool(chain) and bool(re.match(r"\s*1\s*(?![\d.])", chain[0][0]))
         # Continue only from the end of an equality: not from a part of a longer expression, an equation
         # number "(5)", or a unit conversion note such as "1 J m^-3 = 1 Pa" (the row below rarely continues it).
-        ok = len(chain) > 1 and not continues_below and not conversion
+        several = sum(len(_chain(t)) > 1 for t, _ in sentences) > 1  # "x &= 5 \quad y = 4": whose chain?
+        ok = len(chain) > 1 and not continues_below and not conversion and not several
         prev_last = (_trim_right(chain[-1][0]).strip() or None) if ok else None
 
 
