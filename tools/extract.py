@@ -211,7 +211,7 @@ def find_answer(text: str | None, prefer: Callable[[Candidate], bool] | None = N
 # -- worked solutions: every stated result is a candidate -----------------------------------------
 # Relations whose right side states a value: equality and the approximate relations textbooks use.
 RELATION = re.compile(r"(?<![<>!=:\\])=(?![=>])|\\(?:approx|simeq|cong|doteq|thickapprox)(?![A-Za-z])"
-                  r"|\\sim(?![A-Za-z])|[≈≅≃∼]")
+                      r"|\\sim(?![A-Za-z])|[≈≅≃∼]")
 _SEGMENT = re.compile(
     r"\$\$(?P<dd>.+?)\$\$|\\\[(?P<br>.+?)\\\]"
     r"|\\begin\{(?P<env>equation|align|gather|multline|eqnarray|displaymath|math)(?P<star>\*?)\}(?P<body>.+?)"
@@ -219,7 +219,8 @@ _SEGMENT = re.compile(
     r"|\\\((?P<pa>.+?)\\\)|\$(?P<d>[^$]+?)\$", re.S)
 _DISPLAY = ("dd", "br", "body")
 _ROW_SPLIT = re.compile(r"\\\\(?![A-Za-z])|\\cr(?![A-Za-z])")
-_NUMERIC_START = re.compile(r"^\s*(?:[-+−]\s*)?(?:(?:\\\$|\x01\x01|[€£¥])\s*)?(?:\d|\.\d|\\[dtc]?frac\s*\{\s*[-\d.]|\\sqrt\s*\{?\s*\d|\\pi\b)")
+_NUMERIC_START = re.compile(r"^\s*(?:[-+−]\s*)?(?:(?:\\\$|\x01\x01|[€£¥])\s*)?"
+                            r"(?:\d|\.\d|\\[dtc]?frac\s*\{\s*[-\d.]|\\sqrt\s*\{?\s*\d|\\pi\b)")
 # A units identity or conversion factor ("1 J = 1 N m", "1 atm = 101325 Pa", "10^3 L = 1 m^3"): the whole
 # subject is one (or a power of ten) of some unit.
 _UNIT_WORD = r"(?:\\(?:mathrm|text|rm|mbox)\s*\{[^{}]*\}|[A-Za-zµμΩÅ°]+(?:_\{?[A-Za-z\\{}]+\}?)?)"
@@ -364,7 +365,7 @@ def _strip_units(text: str) -> str:
     return re.sub(r"\\(?:mathrm|text|rm|mbox)\s*\{[^{}]*\}|\\times|\\cdot|\\pi", " ", text)
 
 
-def _prose_values(plain: str, segs: list[tuple[int, str, bool]]) -> list[Candidate]:
+def _prose_values(text: str, plain: str, segs: list[tuple[int, str, bool]]) -> list[Candidate]:
     """Values stated in the last two sentences: ``is $0.366 \\mathrm{dm^3}$``, "about 2.5 atmospheres".
     Those of a last sentence that concludes ("Therefore, ...", "So the answer ...") are ``conclusion``s."""
     ends = [m.end() for m in _SENTENCE_END.finditer(plain.rstrip())]
@@ -373,6 +374,8 @@ def _prose_values(plain: str, segs: list[tuple[int, str, bool]]) -> list[Candida
     start = markers[-1].start() if markers else len(plain)
     stop = _SENTENCE_STOP.search(plain, markers[-1].end()) if markers else None
     region = (start, stop.end() if stop else len(plain))
+    if RELATION.search(text[region[1]:]):  # a result stated after it: the sentence did not conclude
+        region = (len(plain), len(plain))
     begin = min(begin, region[0])
 
     def kind(pos: int) -> str:
@@ -424,7 +427,7 @@ def answer_candidates(text: str | None, limit: int = 400) -> list[Candidate]:
                 cands.extend(dataclasses.replace(c, note=True) if _REMARK.search(line[:c.pos - line_start])
                              else c for c in found)
             line_start += len(line) + 1
-        cands.extend(_prose_values(plain, segs))
+        cands.extend(_prose_values(masked, plain, segs))
         cands.sort(key=lambda c: c.pos)
         return cands[-limit:]
     except Exception:  # noqa: BLE001 - extraction must be total

@@ -61,6 +61,8 @@ def test_nothing_is_accepted_from_inside_unclosed_reasoning(text: str) -> None:
     ("The car moves at 60 kilometres per hour.", "16.67 m/s", True),
     ("The water ends at 35 degrees Celsius.", "308.15 K", True),
     ("Finally, we need the integer part of the expression from Step 7.", "7", False),  # a label, not a value
+    ("So we take 5 kg of water and heat it.\n$$Q = m c \\Delta T = 5 \\times 4184 \\times 10 = 209200\\,\\mathrm{J}$$",
+     "209.2 kJ", True),  # a sentence followed by the computed result did not conclude
     ("The energy is approximately 1.49 MeV (correct to 2 decimal places).", "1.49 MeV", True),
     ("$$x = 3\\,\\mathrm{m}$$\n$$t = 2\\,\\mathrm{s}$$\nSo the speed is\n$$v = x/t = 1.5\\,\\mathrm{m\\,s^{-1}}$$", "1.5 m/s",
      True),
