@@ -68,6 +68,13 @@ class Settings(BaseSettings):
     # and examples/benchmarks of a source checkout.
     benchmark_dirs: list[Path] = Field(default_factory=list, description="extra folders of named benchmarks")
 
+    # Training data (training/student.py, scireflect/store/card.py).
+    student_prompts_dir: Path | None = Field(
+        default=None, description="folder overriding training/prompts/student.system.jinja and student.user.jinja "
+                                  "(the prompt export writes and eval sends)")
+    dataset_license: str = Field(default="cc-by-4.0", min_length=1,
+                                 description="license written into dataset cards (an SPDX-style id HF accepts)")
+
     # Quality classifier and gate (training/classifier.py, training/gate.py); the model lives in HOME/classifier.
     classifier_target_precision: float = Field(default=0.9, gt=0.0, le=1.0,
                                                description="precision the gate's threshold is chosen for")
