@@ -114,3 +114,18 @@ def test_dev_set_every_category() -> None:
     # measured: 1.000 in every category (math-verify alone: 0.263 to 1.000)
     assert {k: sum(x) / len(x) for k, x in by.items() if sum(x) / len(x) < 0.95} == {}, _report(got)
     assert got["accuracy"] >= 0.995, _report(got)
+
+
+@pytest.mark.skipif(not SCIBENCH.is_dir(), reason=f"SciBench files not found at {SCIBENCH}")
+def test_evaluation_harness_scores_worked_solutions_as_the_verifier_does() -> None:
+    from scireflect.evaluation.formats import parse_scibench
+    from scireflect.evaluation.scoring import score as score_output
+    from scireflect.schema import Question
+
+    items = [q for path in sorted(SCIBENCH.glob("*_sol.json")) for q in parse_scibench(path)
+             if isinstance(q, Question)]
+    assert len(items) == 112
+    scored = [score_output(q, q.metadata["solution"]) for q in items]
+    correct = sum(r["verdict"]["ok"] for r in scored)
+    assert correct >= 111, [(q.id, r["compared"], r["verdict"]["reason"]) for q, r in zip(items, scored)
+                            if not r["verdict"]["ok"]]  # measured: 112 (SciBench's own 5% tolerance)
