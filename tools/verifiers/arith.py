@@ -21,17 +21,14 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
+from scireflect.tools.verifiers import arith_values as values
 from scireflect.tools.verifiers import numparse
+from scireflect.tools.verifiers.arith_values import NotArithmetic, Val, is_offset  # noqa: F401 - re-exported
 
 MAX_TOKENS = 800
-MAX_EXPONENT = 400
 MAX_DEPTH = 40
-MAX_FACTORIAL = 1000
 MAX_LITERAL_EXPONENT = 300  # 1e300: still a float
 
-
-class NotArithmetic(Exception):
-    """The text is not a closed arithmetic expression this evaluator handles."""
 
 
 @dataclass(frozen=True)
@@ -41,14 +38,6 @@ class Tok:
     upright: bool = False  # inside \mathrm{}/\text{}: a unit or a label, never an italic variable
     truncated: bool = False  # "2.83\ldots": more digits follow
 
-
-@dataclass
-class Val:
-    """A value and the absolute uncertainty of its magnitude (0 for exact integers)."""
-
-    x: Any  # Fraction | float | pint Quantity
-    err: float = 0.0
-    cancelled: bool = False  # a plain number left when units cancelled ("2.40 min^-1 / 15.3 min^-1")
 
 
 @dataclass
@@ -327,7 +316,7 @@ class _Parser:
         while (tok := self.peek()) and tok.val in ("+", "-"):
             self.take()
             w = self.product()
-            v = _add(v, w if tok.val == "+" else _neg(w))
+            v = values.add(v, w if tok.val == "+" else values.neg(w))
             self.info.ops += 1
         self.depth -= 1
         return v
@@ -338,15 +327,15 @@ class _Parser:
             tok = self.peek()
             if tok and tok.val in _MUL_OPS:
                 self.take()
-                v = _mul(v, self.unary())
+                v = values.mul(v, self.unary())
             elif tok and tok.val in _DIV_OPS:
                 self.take()
                 w = self.unary()
-                if not _is_q(v.x) and _is_q(w.x):
+                if not values.is_q(v.x) and values.is_q(w.x):
                     self.info.ambiguous_division = True
-                v = _div(v, w)
+                v = values.div(v, w)
             elif self._starts_implicit(tok):
-                v = _mul(v, self.power())  # implicit: 2(3), (2)(3), 2\pi, \frac{1}{2} 9.8
+                v = values.mul(v, self.power())  # implicit: 2(3), (2)(3), 2\pi, \frac{1}{2} 9.8
             else:
                 return v
             self.info.ops += 1
@@ -371,7 +360,7 @@ class _Parser:
             self._enter()
             v = self.unary()
             self.depth -= 1
-            return _neg(v) if tok.val == "-" else v
+            return values.neg(v) if tok.val == "-" else v
         return self.power()
 
     def power(self) -> Val:
@@ -379,10 +368,10 @@ class _Parser:
         while (tok := self.peek()) and tok.val in ("^", "!", "%"):
             self.take()
             if tok.val == "!":
-                base = _factorial(base)
+                base = values.factorial(base)
             elif tok.val == "%":
                 self.info.percent = True
-                base = _div(base, Val(Fraction(100)))
+                base = values.div(base, Val(Fraction(100)))
             else:
                 base = self.pow(base, self.exponent())
             self.info.ops += 1
@@ -390,7 +379,7 @@ class _Parser:
 
     def pow(self, a: Val, b: Val) -> Val:
         """``a ** b``, noting an inexact result (``\\sqrt{117}``) so the claim gets a tolerance."""
-        r = _pow(a, b)
+        r = values.power(a, b)
         if not isinstance(r.x, Fraction) and not (isinstance(b.x, Fraction) and b.x.denominator == 1):
             self.info.inexact = True
         return r
@@ -408,7 +397,7 @@ class _Parser:
         """A signed exponent such as ``^-2``."""
         tok = self.take()
         v = self.plain_atom()
-        return _neg(v) if tok.val == "-" else v
+        return values.neg(v) if tok.val == "-" else v
 
     def plain_atom(self) -> Val:
         """An exponent: a number or a group, without units."""
@@ -424,7 +413,7 @@ class _Parser:
             self.expect("}")
         else:
             v = self.atom()
-        if _is_q(v.x):
+        if values.is_q(v.x):
             raise NotArithmetic("quantity exponent")
         return v
 
@@ -438,20 +427,20 @@ class _Parser:
             return self.after_group(v)
         if tok.val in ("\\frac", "\\dfrac", "\\tfrac", "\\cfrac"):
             num, den = self.group(), self.group()
-            if not _is_q(num.x) and _is_q(den.x):
+            if not values.is_q(num.x) and values.is_q(den.x):
                 self.info.ambiguous_division = True
             self.info.ops += 1
-            return _div(num, den)
+            return values.div(num, den)
         if tok.val in ("\\binom", "\\dbinom", "\\tbinom"):
             self.info.ops += 1
-            return _binom(self.group(), self.group())
+            return values.binom(self.group(), self.group())
         if tok.val == "\\sqrt":
             self.info.ops += 1
             if self.peek() and self.peek().val == "[":  # type: ignore[union-attr]
                 self.take()
                 n = self.sum()
                 self.expect("]")
-                return self.pow(self.group(), _div(Val(Fraction(1)), n))
+                return self.pow(self.group(), values.div(Val(Fraction(1)), n))
             if self.peek() and self.peek().val == "(":  # type: ignore[union-attr]  # plain "sqrt(16)"
                 return self.pow(self.atom(), Val(Fraction(1, 2)))
             return self.pow(self.group(), Val(Fraction(1, 2)))
@@ -465,7 +454,7 @@ class _Parser:
             self.take()
             self.info.ops += 1
             self.info.inexact = True
-            return _exp(self.exponent())
+            return values.exp(self.exponent())
         prev = self.t[self.i - 2].val if self.i > 1 else None
         if tok.kind == "word" and self.allow_units and prev is not None and (
                 tok.upright or (self.plain and prev in ("(", "/", "*", "·"))):
@@ -486,7 +475,7 @@ class _Parser:
         if self.allow_units and (tok := self.peek()) and tok.kind == "word" and (tok.upright or self.plain):
             u = self.units()
             if u is not None:
-                return _mul(v, u)
+                return values.mul(v, u)
         return v
 
     def group(self) -> Val:
@@ -563,11 +552,11 @@ class _Parser:
             return number
         if self.info.literals == 1 and float(number.x) == 1 and number.err == 0:
             self.info.unit_one = True
-        if is_offset(u.x):
+        if values.is_offset(u.x):
             from scireflect.tools.verifiers import units
 
             return Val(units.registry().Quantity(float(number.x), u.x.units), number.err)
-        return _mul(number, u)
+        return values.mul(number, u)
 
     def units(self) -> Val | None:
         """The unit symbols at the cursor (``kg m s^-2``, ``m/s^2``, ``J K^{-1} mol^{-1}``) as one quantity of
@@ -605,9 +594,9 @@ class _Parser:
                 if abs(float(e.x)) > 12:
                     raise NotArithmetic("unit exponent")
                 if last is not None:
-                    last = last ** _exp_value(e)
+                    last = last ** values.exp_value(e)
                 else:
-                    part = part ** _exp_value(e)
+                    part = part ** values.exp_value(e)
             if last is not None:
                 part = part * last
             if total is None:
@@ -665,14 +654,14 @@ class _Parser:
             if power is not None and float(power.x) == -1 and name in _TRIG:
                 inverse, name, power = True, "\\arc" + name[1:], None
             if name in ("\\sec", "\\csc", "\\cot"):
-                inner = _trig("\\" + {"sec": "cos", "csc": "sin", "cot": "tan"}[name[1:]], self._angle(arg))
-                v = _div(Val(Fraction(1)), inner)
+                inner = values.trig("\\" + {"sec": "cos", "csc": "sin", "cot": "tan"}[name[1:]], self._angle(arg))
+                v = values.div(Val(Fraction(1)), inner)
             elif inverse:
-                v = _inverse_trig(name, _plain(arg))
+                v = values.inverse_trig(name, values.plain(arg))
             else:
-                v = _trig(name, self._angle(arg))
+                v = values.trig(name, self._angle(arg))
         elif name in ("\\sinh", "\\cosh", "\\tanh"):
-            a = _plain(arg)
+            a = values.plain(arg)
             f = {"\\sinh": math.sinh, "\\cosh": math.cosh, "\\tanh": math.tanh}[name]
             d = {"\\sinh": math.cosh, "\\cosh": math.sinh, "\\tanh": lambda t: 1 / math.cosh(t) ** 2}[name]
             x = float(a.x)
@@ -680,17 +669,17 @@ class _Parser:
                 raise NotArithmetic("overflow")
             v = Val(f(x), abs(d(x)) * a.err)
         elif name == "\\exp":
-            v = _exp(arg)
+            v = values.exp(arg)
         else:
             base = {"\\lg": 10.0, "\\lb": 2.0, "\\ln": math.e}.get(name, math.e if self.natural_log else 10.0)
-            v = _log(_plain(arg), base)
+            v = values.log(values.plain(arg), base)
         if power is not None:
             v = self.pow(v, power)
         return v
 
     def _angle(self, arg: Val) -> Val:
         """A trigonometric argument in radians: degrees converted, a bare number noted as ambiguous."""
-        if _is_q(arg.x):
+        if values.is_q(arg.x):
             if not arg.x.dimensionless or str(arg.x.units) not in ("degree", "radian", "turn"):
                 raise NotArithmetic("trigonometric argument with units")
             factor = float(arg.x.to("radian").magnitude) / float(arg.x.magnitude) if arg.x.magnitude else 1.0
@@ -699,222 +688,6 @@ class _Parser:
         if self.degrees:
             return Val(math.radians(float(arg.x)), math.radians(arg.err))
         return Val(float(arg.x), arg.err)
-
-
-# ------------------------------------------------------------------------------------------ arithmetic
-
-def _is_q(x: Any) -> bool:
-    return hasattr(x, "magnitude")
-
-
-def is_offset(q: Any) -> bool:
-    return _is_q(q) and str(q.units) in ("degree_Celsius", "degree_Fahrenheit")
-
-
-def _f(x: Any) -> Any:
-    return float(x) if isinstance(x, Fraction) else x
-
-
-def _mag(x: Any) -> float:
-    return float(x.magnitude) if _is_q(x) else float(x)
-
-
-def _plain(v: Val) -> Val:
-    """The argument of a function must be a plain number: units inside ``e^{..}`` or ``\\ln(..)`` are a reading
-    we do not trust (a slipped power of ten there changes the value by orders of magnitude)."""
-    if _is_q(v.x) or v.cancelled:
-        raise NotArithmetic("units inside a function")
-    return v
-
-
-def _guard(x: Any) -> Any:
-    m = _mag(x)
-    if math.isinf(m) or math.isnan(m):
-        raise NotArithmetic("not a finite real")
-    return x
-
-
-def _result(x: Any, err: float, *inputs: Val) -> Val:
-    """A value from an operation; units that cancelled exactly leave a plain (but marked) number."""
-    x = _guard(x)
-    cancelled = any(v.cancelled for v in inputs)
-    if _is_q(x) and str(x.units) == "dimensionless":
-        return Val(float(x.magnitude), err, True)
-    return Val(x, err, cancelled)
-
-
-def _add(a: Val, b: Val) -> Val:
-    try:
-        if _is_q(a.x) or _is_q(b.x):
-            if not (_is_q(a.x) and _is_q(b.x)):
-                zero = b if not _is_q(b.x) else a
-                if _mag(zero.x) != 0 or zero.err:
-                    raise NotArithmetic("number plus quantity")
-                return a if _is_q(a.x) else b  # "16.0 J + 0"
-            s = a.x + b.x
-            factor = float((1.0 * b.x.units).to(s.units).magnitude)
-            fa = float((1.0 * a.x.units).to(s.units).magnitude)
-            return _result(s, a.err * abs(fa) + b.err * abs(factor), a, b)
-        if isinstance(a.x, Fraction) and isinstance(b.x, Fraction):
-            return _result(a.x + b.x, a.err + b.err, a, b)
-        return _result(float(a.x) + float(b.x), a.err + b.err, a, b)
-    except NotArithmetic:
-        raise
-    except Exception as e:  # noqa: BLE001 - pint: dimensionality or offset errors
-        raise NotArithmetic(type(e).__name__) from None
-
-
-def _neg(a: Val) -> Val:
-    return Val(-a.x, a.err, a.cancelled)
-
-
-def _mul(a: Val, b: Val) -> Val:
-    try:
-        if _is_q(a.x) or _is_q(b.x):
-            x = _f(a.x) * _f(b.x)
-        elif isinstance(a.x, Fraction) and isinstance(b.x, Fraction):
-            x = a.x * b.x
-        else:
-            x = float(a.x) * float(b.x)
-    except Exception as e:  # noqa: BLE001 - pint: offset units
-        raise NotArithmetic(type(e).__name__) from None
-    return _result(x, abs(_mag(b.x)) * a.err + abs(_mag(a.x)) * b.err, a, b)
-
-
-def _div(a: Val, b: Val) -> Val:
-    bm = _mag(b.x)
-    if bm == 0:
-        raise NotArithmetic("division by zero")
-    try:
-        if _is_q(a.x) or _is_q(b.x):
-            x = _f(a.x) / _f(b.x)
-        elif isinstance(a.x, Fraction) and isinstance(b.x, Fraction):
-            x = a.x / b.x
-        else:
-            x = float(a.x) / float(b.x)
-    except Exception as e:  # noqa: BLE001
-        raise NotArithmetic(type(e).__name__) from None
-    return _result(x, a.err / abs(bm) + abs(_mag(a.x)) * b.err / bm ** 2, a, b)
-
-
-def _exp_value(e: Val) -> Any:
-    return int(e.x) if isinstance(e.x, Fraction) and e.x.denominator == 1 else float(e.x)
-
-
-def _pow(a: Val, b: Val) -> Val:
-    if _is_q(b.x):
-        raise NotArithmetic("quantity exponent")
-    n = float(b.x)
-    if abs(n) > MAX_EXPONENT:
-        raise NotArithmetic("exponent too large")
-    am = _mag(a.x)
-    if _is_q(a.x):
-        if am < 0 and not float(n).is_integer():
-            raise NotArithmetic("root of a negative quantity")
-        try:
-            x = a.x ** _exp_value(b)
-        except Exception as e:  # noqa: BLE001
-            raise NotArithmetic(type(e).__name__) from None
-    elif isinstance(a.x, Fraction) and isinstance(b.x, Fraction) and b.x.denominator == 1:
-        if abs(a.x.numerator).bit_length() * abs(b.x.numerator) > 20_000 or \
-                abs(a.x.denominator).bit_length() * abs(b.x.numerator) > 20_000:
-            raise NotArithmetic("result too large")
-        if a.x == 0 and b.x < 0:
-            raise NotArithmetic("division by zero")
-        x = a.x ** int(b.x)
-    else:
-        if am < 0 and not n.is_integer():
-            raise NotArithmetic("root of a negative number")
-        if am == 0 and n < 0:
-            raise NotArithmetic("division by zero")
-        try:
-            x = float(a.x) ** n
-            if isinstance(a.x, Fraction) and isinstance(b.x, Fraction):
-                perfect = _perfect_root(a.x, b.x)
-                x = perfect if perfect is not None else x
-        except (OverflowError, ZeroDivisionError) as e:
-            raise NotArithmetic(str(e)) from None
-        if isinstance(x, complex):
-            raise NotArithmetic("not a real")
-    xm = _mag(_guard(x))
-    err = abs(xm) * abs(n) * a.err / abs(am) if am else 0.0
-    if b.err and am > 0:
-        err += abs(xm) * abs(math.log(am)) * b.err
-    return _result(x, err, a, b)
-
-
-def _perfect_root(a: Fraction, b: Fraction) -> Fraction | None:
-    """Exact value of ``a ** b`` for ``\\sqrt{16}`` or ``8^{2/3}``, so integer claims stay exact."""
-    if a < 0 or b.denominator > 12 or abs(b.numerator) > 12 or a.numerator.bit_length() > 200:
-        return None
-    num = round(a.numerator ** (1 / b.denominator))
-    den = round(a.denominator ** (1 / b.denominator))
-    for n in (num - 1, num, num + 1):
-        for d in (den - 1, den, den + 1):
-            if n >= 0 and d > 0 and Fraction(n, d) ** b.denominator == a:
-                return Fraction(n, d) ** b.numerator
-    return None
-
-
-def _exp(v: Val) -> Val:
-    v = _plain(v)
-    x = float(v.x)
-    if x > 700:
-        raise NotArithmetic("overflow")
-    r = math.exp(x)
-    return Val(r, r * v.err)
-
-
-def _log(v: Val, base: float) -> Val:
-    x = float(v.x)
-    if x <= 0:
-        raise NotArithmetic("logarithm of a non-positive number")
-    scale = math.log(base)
-    return Val(math.log(x) / scale, v.err / x / scale)
-
-
-def _trig(name: str, v: Val) -> Val:
-    x = float(v.x)
-    if abs(x) > 1e6:
-        raise NotArithmetic("angle too large")
-    if name == "\\sin":
-        return Val(math.sin(x), abs(math.cos(x)) * v.err + 1e-15)
-    if name == "\\cos":
-        return Val(math.cos(x), abs(math.sin(x)) * v.err + 1e-15)
-    c = math.cos(x)
-    if abs(c) < 1e-12:
-        raise NotArithmetic("tan at a pole")
-    return Val(math.tan(x), v.err / c ** 2)
-
-
-def _inverse_trig(name: str, v: Val) -> Val:
-    x = float(v.x)
-    if name in ("\\arcsin", "\\arccos") and abs(x) > 1:
-        raise NotArithmetic("out of domain")
-    f = {"\\arcsin": math.asin, "\\arccos": math.acos, "\\arctan": math.atan}[name]
-    if name == "\\arctan":
-        d = 1 / (1 + x * x)
-    else:
-        d = 1 / math.sqrt(max(1e-12, 1 - x * x))
-    from scireflect.tools.verifiers import units
-
-    return Val(units.registry().Quantity(f(x), "radian"), d * v.err)
-
-
-def _integer(v: Val, what: str) -> int:
-    if _is_q(v.x) or not isinstance(v.x, Fraction) or v.x.denominator != 1 or v.x < 0:
-        raise NotArithmetic(f"{what} of a non-integer")
-    if v.x > MAX_FACTORIAL:
-        raise NotArithmetic(f"{what} too large")
-    return int(v.x)
-
-
-def _factorial(v: Val) -> Val:
-    return Val(Fraction(math.factorial(_integer(v, "factorial"))))
-
-
-def _binom(n: Val, k: Val) -> Val:
-    return Val(Fraction(math.comb(_integer(n, "binomial"), _integer(k, "binomial"))))
 
 
 # --------------------------------------------------------------------------------------------- entry
