@@ -1,5 +1,7 @@
-"""Evaluation prompts: package-data templates (``evaluation/prompts/*.jinja``) rendered strictly into chat
-messages, with zero-shot, few-shot (K dev examples drawn with a fixed seed) and chain-of-thought styles.
+"""Evaluation prompts: the student prompt (``scireflect.training.student``, the same text export writes for
+training) as system and user messages, with zero-shot, few-shot (K dev examples drawn with a fixed seed) and
+chain-of-thought styles. Few-shot answers come from ``evaluation/prompts/example_answer.jinja`` and end the
+way the student prompt asks: ``The answer is \\boxed{...}`` with the unit inside the box.
 
 The template texts and their hash are stored with every run, so a result always says what was asked.
 """
@@ -8,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -17,12 +19,11 @@ from jinja2 import Environment, StrictUndefined, meta
 
 from scireflect.errors import ConfigError
 from scireflect.schema import Question
+from scireflect.settings import Settings
+from scireflect.training.student import STYLES, load_templates, student_prompt, student_unit
 
-STYLES = ("cot", "direct")
-TEMPLATES = {  # template file -> the placeholders it may use
-    "system": frozenset({"style"}),
-    "question": frozenset({"question", "choices", "unit", "style"}),
-    "example_answer": frozenset({"solution", "answer", "style"}),
+TEMPLATES = {  # template file -> the placeholders it may use (the student templates are checked in training/)
+    "example_answer": frozenset({"solution", "answer", "unit", "style"}),
 }
 Message = dict[str, str]
 
@@ -52,11 +53,18 @@ def check_placeholders(name: str, text: str, allowed: frozenset[str]) -> str:
     return text
 
 
-def templates_digest() -> str:
+def templates_digest(settings: Settings | None = None) -> str:
+    """Hash of every template an evaluation prompt is built from (the student's, as overridden, included)."""
     h = hashlib.sha256()
-    for name, text in sorted(templates().items()):
+    for name, text in sorted(all_templates(settings).items()):
         h.update(name.encode() + b"\0" + text.encode() + b"\0")
     return h.hexdigest()[:12]
+
+
+def all_templates(settings: Settings | None = None) -> dict[str, str]:
+    """Every template text by role; ``system`` and ``question`` are the student prompt's two templates."""
+    student = load_templates(settings)
+    return {"system": student.system, "question": student.user, **templates()}
 
 
 def _render(name: str, **values: Any) -> str:
@@ -65,29 +73,33 @@ def _render(name: str, **values: Any) -> str:
 
 def shown_unit(q: Question) -> str | None:
     """The unit the model is told to answer in (SciBench keeps it as LaTeX in metadata)."""
-    unit = q.metadata.get("unit_latex") if q.metadata.get("format") == "scibench" else q.unit
-    return (str(unit).strip() or None) if unit else None
+    return student_unit(q)
 
 
-def _question_text(q: Question, style: str) -> str:
-    return _render("question", question=q.question, choices=q.choices or [], unit=shown_unit(q), style=style)
+def _boxed_unit(q: Question) -> str | None:
+    # Inside \boxed{} a LaTeX unit loses its dollars; a unit the answer already carries is not repeated.
+    unit = shown_unit(q)
+    unit = unit.strip().strip("$").strip() if unit else None
+    return None if not unit or unit in q.answer else unit
 
 
 @dataclass(frozen=True)
 class PromptBuilder:
-    """Builds the messages for one item: system, K (question, answer) example turns, the question."""
+    """Builds the messages for one item: the student prompt's system message, K (question, answer) example
+    turns, the question as the student prompt's user message. ``settings`` supplies ``student_prompts_dir``."""
 
     style: str = "cot"
     shots: int = 0
     seed: int = 0
     dev: tuple[Question, ...] = ()
+    settings: Settings | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.style not in STYLES:
             raise ConfigError(f"unknown prompt style {self.style!r}; choose one of: {', '.join(STYLES)}")
         if self.shots < 0:
             raise ConfigError("--shots must be 0 or more")
-        templates()  # fail early on a broken template
+        all_templates(self.settings)  # fail early on a broken template
 
     def examples(self, q: Question) -> list[Question]:
         """K dev examples for ``q``: its subject's dev items when there are enough, else the whole
@@ -103,15 +115,19 @@ class PromptBuilder:
         return rng.sample(pool, min(self.shots, len(pool)))
 
     def messages(self, q: Question) -> list[Message]:
-        msgs: list[Message] = [{"role": "system", "content": _render("system", style=self.style)}]
+        """The chat messages for ``q``; with no shots exactly ``student_messages(q)`` (in the cot style)."""
+        system, user = student_prompt(q, settings=self.settings, style=self.style)
+        msgs: list[Message] = [{"role": "system", "content": system}]
         for ex in self.examples(q):
-            msgs.append({"role": "user", "content": _question_text(ex, self.style)})
+            msgs.append({"role": "user", "content": student_prompt(ex, settings=self.settings, style=self.style)[1]})
             msgs.append({"role": "assistant", "content": _render(
-                "example_answer", solution=ex.metadata.get("solution") or "", answer=ex.answer, style=self.style)})
-        msgs.append({"role": "user", "content": _question_text(q, self.style)})
+                "example_answer", solution=ex.metadata.get("solution") or "", answer=ex.answer,
+                unit=_boxed_unit(ex), style=self.style)})
+        msgs.append({"role": "user", "content": user})
         return msgs
 
     def describe(self) -> dict[str, Any]:
         """What is stored with a run: the style, the shots and the template texts with their hash."""
         return {"style": self.style, "shots": self.shots, "seed": self.seed, "dev_items": len(self.dev),
-                "templates": templates(), "templates_digest": templates_digest()}
+                "templates": all_templates(self.settings), "templates_digest": templates_digest(self.settings),
+                "student_templates": list(load_templates(self.settings).origins)}

@@ -82,7 +82,8 @@ def prepare(settings: Settings, cfg: EvalConfig) -> tuple[Benchmark, list[Questi
     if cfg.shots and not bench.dev:
         raise ConfigError(f"--shots {cfg.shots} needs a dev split, and benchmark {bench.name!r} has none "
                           "(dev files are named NAME.dev.jsonl, NAME_dev.csv or NAME_sol.json, or sit in dev/)")
-    builder = PromptBuilder(style=cfg.style, shots=cfg.shots, seed=settings.seed, dev=tuple(bench.dev))
+    builder = PromptBuilder(style=cfg.style, shots=cfg.shots, seed=settings.seed, dev=tuple(bench.dev),
+                            settings=settings)
     items = bench.items[: cfg.limit] if cfg.limit else bench.items
     return bench, items, builder
 

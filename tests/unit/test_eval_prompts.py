@@ -6,15 +6,18 @@ import pytest
 
 from scireflect.errors import ConfigError
 from scireflect.evaluation.benchmarks import load_benchmark
-from scireflect.evaluation.prompts import TEMPLATES, PromptBuilder, check_placeholders, templates
+from scireflect.evaluation.prompts import TEMPLATES, PromptBuilder, all_templates, check_placeholders, templates
 from scireflect.evaluation.runner import EvalConfig, prepare
+from scireflect.training.student import load_templates
 
 
 def test_templates_are_package_data_and_checked():
     texts = templates()
     assert set(texts) == set(TEMPLATES) and all(texts.values())
-    with pytest.raises(ConfigError, match="unknown placeholders: answer"):
-        check_placeholders("question", "Problem: {{ question }} ({{ answer }})", TEMPLATES["question"])
+    with pytest.raises(ConfigError, match="unknown placeholders: question"):
+        check_placeholders("example_answer", "{{ question }}: {{ answer }}", TEMPLATES["example_answer"])
+    student = load_templates()
+    assert all_templates() == {"system": student.system, "question": student.user, **texts}
 
 
 def test_zero_shot_styles(settings):
@@ -24,14 +27,17 @@ def test_zero_shot_styles(settings):
     assert [m["role"] for m in cot] == ["system", "user"]
     assert "step by step" in cot[0]["content"] and "step by step" in cot[1]["content"]
     assert "step by step" not in direct[1]["content"] and "Write only" in direct[1]["content"]
-    assert "unit m/s^2" in cot[1]["content"]
+    # The unit is named, and goes inside the box with the number (the solver's convention).
+    assert "Give the answer in the unit m/s^2." in cot[1]["content"] and "unit, if it has one, written inside the box" \
+        in cot[0]["content"]
     assert q.answer not in cot[1]["content"]  # the reference answer never reaches the prompt
 
 
 def test_multiple_choice_lists_options(settings):
     q = load_benchmark("mmlu-mini", settings).items[0]
     user = PromptBuilder().messages(q)[-1]["content"]
-    assert "(A) " in user and "(D) " in user and "letter of the correct option" in user
+    system = PromptBuilder().messages(q)[0]["content"]
+    assert "(A) " in user and "(D) " in user and "letter of the correct option" in system
 
 
 def test_few_shot_is_deterministic_and_prefers_the_subject(settings):
