@@ -1,4 +1,5 @@
-"""SFT export: the four formats, filters, split by question, HF dataset, and the store CLI."""
+"""SFT export: the four formats, filters, split by question, HF dataset, and the store CLI (records without
+their traces: the stored question is the user turn of the student prompt)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,14 @@ from scireflect.errors import ConfigError, InputError
 from scireflect.store.export import export, format_row, iter_export_rows, split_paths, split_questions, split_rows
 
 sys.path.insert(0, str(Path(__file__).parent))
+from test_export_formats import fake_card, fake_decontam  # noqa: E402
 from test_store_records import make_trace  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def no_contamination(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Exports decontaminate by default; these tests are about the SFT formats, so nothing is flagged."""
+    fake_decontam(monkeypatch)
 
 
 @pytest.fixture
@@ -39,7 +47,10 @@ def test_formats(filled: Any, settings: Any) -> None:
     rec = next(filled.records.iter())
     assert format_row(rec, "chatml") == {"messages": [{"role": "user", "content": rec.prompt},
                                                       {"role": "assistant", "content": rec.completion}]}
-    assert format_row(rec, "alpaca") == {"instruction": rec.prompt, "input": "", "output": rec.completion}
+    # alpaca also carries TRL's conversational prompt/completion, which SFTTrainer reads without a formatting function
+    assert format_row(rec, "alpaca") == {"instruction": rec.prompt, "input": "", "output": rec.completion,
+                                         "prompt": [{"role": "user", "content": rec.prompt}],
+                                         "completion": [{"role": "assistant", "content": rec.completion}]}
     assert format_row(rec, "sharegpt") == {"conversations": [{"from": "human", "value": rec.prompt},
                                                              {"from": "gpt", "value": rec.completion}]}
     assert format_row(rec, "prompt-completion") == {"prompt": rec.prompt, "completion": rec.completion}
@@ -78,8 +89,13 @@ def test_split_by_question_is_seeded_and_disjoint(filled: Any, settings: Any) ->
         split_questions(["a"], 1.5, 0)
 
 
-def test_export_files_and_hf_dataset(filled: Any, settings: Any, tmp_path: Path) -> None:
+def test_export_files_and_hf_dataset(filled: Any, settings: Any, tmp_path: Path,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("datasets", reason="datasets is in the 'classifier' extra")
+    import importlib.util
+
+    if importlib.util.find_spec("scireflect.store.card") is None:  # written in parallel; its own tests cover it
+        fake_card(monkeypatch)
     from datasets import load_from_disk
 
     out = tmp_path / "sft.jsonl"
@@ -89,7 +105,8 @@ def test_export_files_and_hf_dataset(filled: Any, settings: Any, tmp_path: Path)
     assert len(_rows(paths["train"])) + len(_rows(paths["validation"])) == 9
     ds = load_from_disk(str(tmp_path / "ds"))
     assert set(ds) == {"train", "validation"} and ds["train"].num_rows == res.counts["train"]
-    assert set(ds["train"].column_names) == {"instruction", "input", "output"}
+    assert set(ds["train"].column_names) == {"instruction", "input", "output", "system", "prompt", "completion"}
+    assert (tmp_path / "ds" / "README.md").read_text().strip() and res.card == tmp_path / "ds" / "README.md"
 
 
 def test_empty_export_writes_an_empty_file_and_warns(filled: Any, settings: Any, tmp_path: Path) -> None:
