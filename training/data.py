@@ -9,14 +9,20 @@ Sources: a JSONL (or JSON array) file, a ``datasets`` dataset saved to disk, or 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from scireflect.errors import ConfigError, InputError, missing_dependency
 from scireflect.settings import Settings
 
+log = logging.getLogger("scireflect.training")
+
 ROLES = ("system", "user", "assistant")
+# Keys of ``--filter``-style store options that are not record filters: the decontamination choice of
+# ``train --from-store`` (on by default, as for ``store export``).
+DECONTAM_KEYS = ("decontaminate", "against", "decontam_method")
 SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant",
                   "system": "system", "model": "assistant"}
 
@@ -222,6 +228,8 @@ class LoadedData:
     validation: list[Example] | None  # from the source itself (a dataset's validation split)
     skipped: list[str]
     source: str
+    # What the store path left out before conversion: {"duplicates": n, "decontaminated": n, "flags": [...]}.
+    excluded: dict[str, Any] = field(default_factory=dict)
 
 
 def load_file(path: Path, skip_bad: bool = False) -> LoadedData:
@@ -246,10 +254,12 @@ def load_file(path: Path, skip_bad: bool = False) -> LoadedData:
 
 def load_store(settings: Settings, filters: dict[str, Any] | None = None, skip_bad: bool = False,
                val_split: float = 0.0, seed: int = 0) -> LoadedData:
-    """Examples read through the record store's export (chatml rows).
+    """Examples read through the record store's export (chatml rows with the student prompt), deduplicated and,
+    unless ``filters`` say ``decontaminate: false``, without the records that match a benchmark item
+    (``against``: names or paths, default every named benchmark; ``decontam_method``: list of methods).
 
-    With a validation share and the store's ``split_rows``, the split is by question, so records of
-    one question never sit on both sides (they would leak the answer into the validation loss).
+    With a validation share the split is by question, so records of one question never sit on both
+    sides (they would leak the answer into the validation loss).
     """
     try:
         from scireflect.store import export as store_export
@@ -257,23 +267,17 @@ def load_store(settings: Settings, filters: dict[str, Any] | None = None, skip_b
         raise ConfigError("--from-store needs the record store export (scireflect.store.export), which this "
                           "installation does not have; export to a file with `scireflect store export` and "
                           "pass --data FILE") from e
-    fn = getattr(store_export, "iter_export_rows", None)
-    if fn is None:
-        raise ConfigError("--from-store needs scireflect.store.export.iter_export_rows, which this installation "
-                          "does not provide; export to a file and pass --data FILE")
-    filters = filters or {}
-    split = getattr(store_export, "split_rows", None)
-    try:
-        if val_split > 0 and split is not None:
-            sides = split(settings, fmt="chatml", split=1.0 - val_split, seed=seed, **filters)
-            train_rows, val_rows = sides["train"], sides["validation"]
-        else:
-            train_rows, val_rows = list(fn(settings, fmt="chatml", **filters)), None
-    except TypeError as e:  # a filter the export does not know
-        raise ConfigError(f"the store export rejected the filters {sorted(filters)}: {e}") from e
+    filters = dict(filters or {})
+    decontam = {k: filters.pop(k) for k in DECONTAM_KEYS if k in filters}
+    if getattr(store_export, "collect_rows", None) is not None:
+        sides, excluded = _collected_rows(store_export, settings, filters, decontam, val_split, seed)
+    else:
+        sides, excluded = _exported_rows(store_export, settings, filters, val_split, seed), {}
+    train_rows, val_rows = sides["train"], sides.get("validation")
     if not train_rows:
-        raise InputError("no training records in the store match" + (f" the filters {filters}" if filters else ""),
-                         path="the record store")
+        raise InputError("no training records in the store match" + (f" the filters {filters}" if filters else "")
+                         + (f" ({excluded['decontaminated']} left out by decontamination)"
+                            if excluded.get("decontaminated") else ""), path="the record store")
     train, skipped = convert_rows((("store train row", i + 1, r) for i, r in enumerate(train_rows)),
                                   "the record store", skip_bad)
     val = None
@@ -281,4 +285,55 @@ def load_store(settings: Settings, filters: dict[str, Any] | None = None, skip_b
         val, val_skipped = convert_rows((("store validation row", i + 1, r) for i, r in enumerate(val_rows)),
                                         "the record store", skip_bad)
         skipped = [*skipped, *val_skipped]
-    return LoadedData(train, val, skipped, "store")
+    return LoadedData(train, val, skipped, "store", excluded)
+
+
+def _exported_rows(store_export: Any, settings: Settings, filters: dict[str, Any], val_split: float,
+                   seed: int) -> dict[str, list[Any]]:
+    """Rows from an export module without ``collect_rows`` (older or stand-in), identical rows of a side dropped."""
+    fn = getattr(store_export, "iter_export_rows", None)
+    if fn is None:
+        raise ConfigError("--from-store needs scireflect.store.export.iter_export_rows, which this installation "
+                          "does not provide; export to a file and pass --data FILE")
+    split = getattr(store_export, "split_rows", None)
+    try:
+        if val_split > 0 and split is not None:
+            sides = split(settings, fmt="chatml", split=1.0 - val_split, seed=seed, **filters)
+        else:
+            sides = {"train": list(fn(settings, fmt="chatml", **filters))}
+    except TypeError as e:  # a filter the export does not know
+        raise ConfigError(f"the store export rejected the filters {sorted(filters)}: {e}") from e
+    out: dict[str, list[Any]] = {}
+    for side, rows in sides.items():
+        out[side], seen = [], set()
+        for row in rows:
+            key = json.dumps({k: v for k, v in row.items() if k != "meta"}, sort_keys=True, default=str)
+            if key not in seen:
+                seen.add(key)
+                out[side].append(row)
+    return out
+
+
+def _collected_rows(store_export: Any, settings: Settings, filters: dict[str, Any], decontam: dict[str, Any],
+                    val_split: float, seed: int) -> tuple[dict[str, list[Any]], dict[str, Any]]:
+    """Rows through the export's own dedup and decontamination; what was left out is logged."""
+    methods = decontam.get("decontam_method") or store_export.DEFAULT_DECONTAM_METHODS
+    against = decontam.get("against") or ()
+    opts = store_export.ExportOptions(decontaminate=bool(decontam.get("decontaminate", True)),
+                                      against=tuple([against] if isinstance(against, str) else against),
+                                      decontam_methods=tuple([methods] if isinstance(methods, str) else methods))
+    got = store_export.collect_rows(settings, "chatml", options=opts, **filters)
+    sides = store_export.split_collected(got, 1.0 - val_split if val_split > 0 else None, seed)
+    dup = sum(got.duplicates.values())
+    if dup:
+        log.info("store: dropped %d duplicate record(s)/row(s) of %d", dup, got.considered)
+    flags = [store_export.flag_dict(f) for f in got.decontam.flags] if got.decontam is not None else []
+    if got.decontam is not None:
+        log.warning("decontamination (%s against %s, %.1fs): left out %d of %d record(s)",
+                    ", ".join(opts.decontam_methods), ", ".join(getattr(got.decontam, "benchmarks", []) or []),
+                    got.decontam_seconds, got.decontam_excluded, got.considered - got.duplicates["records"])
+        for f in flags:
+            log.warning("decontaminated: record %s (question %s) matches %s item %s by %s (score %s)",
+                        f.get("record_id"), f.get("question_id"), f.get("benchmark"), f.get("item_id"),
+                        f.get("method"), f.get("score"))
+    return sides, {"duplicates": dup, "decontaminated": got.decontam_excluded, "flags": flags}

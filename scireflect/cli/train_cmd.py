@@ -38,6 +38,13 @@ def train(
     from_store: Annotated[bool, typer.Option("--from-store", help="read records from the record store")] = False,
     store_filter: Annotated[Optional[list[str]], typer.Option(
         "--filter", help="store export filter KEY=VALUE (repeat; with --from-store)")] = None,
+    decontaminate: Annotated[bool, typer.Option(
+        "--decontaminate/--no-decontaminate", help="with --from-store: leave out records that match a benchmark "
+                                                   "item (listed in RUN/train.log)")] = True,
+    against: Annotated[Optional[list[str]], typer.Option(
+        "--against", help="benchmark name or file to decontaminate against (repeat) [every named benchmark]")] = None,
+    decontam_method: Annotated[Optional[list[str]], typer.Option(
+        "--decontam-method", help="ngram | minhash | embedding (repeat) [ngram, minhash]")] = None,
     base: Annotated[Optional[str], typer.Option(
         "--base", help="model dir, cached hub id or .gguf (default: the embedded SmolLM2-135M-Instruct)")] = None,
     out: Annotated[Optional[Path], typer.Option("--out", help="run directory (default: HOME/train/NAME)")] = None,
@@ -76,7 +83,14 @@ def train(
     from scireflect.training.sft import train as run_training
 
     settings = settings_from(home)
-    opts = make_options(data=data, from_store=from_store, store_filters=_filters(store_filter), base=base, out=out,
+    store_filters = _filters(store_filter)
+    if from_store:
+        store_filters.update(decontaminate=decontaminate, against=list(against or []),
+                             decontam_method=list(decontam_method or []))
+    elif against or decontam_method:
+        raise ConfigError("--against and --decontam-method choose the decontamination of --from-store; a --data "
+                          "file is trained on as it is (export it with `scireflect store export`)")
+    opts = make_options(data=data, from_store=from_store, store_filters=store_filters, base=base, out=out,
                         name=name, full=full, lora_r=lora_r, lora_alpha=lora_alpha, lora_dropout=lora_dropout,
                         target_modules=target_module or None, learning_rate=lr, epochs=epochs, max_steps=max_steps,
                         batch_size=batch_size, grad_accum=grad_accum, max_length=max_length, packing=packing,
