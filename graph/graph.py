@@ -5,6 +5,8 @@ START -> (retrieve, when retrieval is on and an index exists) -> solve -> verify
                                 \\--not ok, rounds spent, stage 3 on--> revise_with_answer -> verify
                                 \\--otherwise--> END (rejected)
 
+The gate ends a verified trace as ``accepted_<stage>``, or ``gated_out`` when its classifier rejects it.
+
 ``verify``, and ``gate`` after a passing verdict, run inside the attempt node before them (solve, revise,
 revise_with_answer: ``nodes.verified``), in the same superstep, and record their own Events: one superstep
 per model call. ``mermaid()`` draws the loop above, with verify and gate as steps.
@@ -20,7 +22,7 @@ from langgraph.graph import END, START, StateGraph
 from scireflect.graph.context import GraphContext
 from scireflect.graph.nodes import ATTEMPT_NODES, INSIDE, NODES, recorded, verified
 from scireflect.graph.state import InputState, State, last_attempt
-from scireflect.schema import ACCEPTED_STATUSES
+from scireflect.schema import VERIFIED_STATUSES
 
 
 class RoutingError(RuntimeError):
@@ -42,7 +44,7 @@ def after_critique(state: State) -> Literal["revise", "__end__"]:
 def after_verify(state: State) -> Literal["critique", "revise_with_answer", "__end__"]:
     """After an attempt node: it verified its attempt and, if that passed, ran the gate (``nodes.verified``)."""
     attempt = last_attempt(state)
-    if _failed(state) or state.get("status") in ("rejected", *ACCEPTED_STATUSES):
+    if _failed(state) or state.get("status") in ("rejected", *VERIFIED_STATUSES):
         return END
     if attempt is None or not attempt.verdicts:
         raise RoutingError(f"verify produced no verdicts (trace {state.get('trace_id')})")

@@ -20,7 +20,7 @@ from scireflect.agents.base import AgentOutput
 from scireflect.errors import ScireflectError
 from scireflect.graph.context import GraphContext
 from scireflect.graph.state import State, last_attempt, merge_attempts
-from scireflect.schema import STATUS_BY_STAGE, Attempt, Event, Gate, Trace, Verdict, utcnow
+from scireflect.schema import STATUS_BY_STAGE, Attempt, Event, Gate, Trace, Verdict, gated_status, utcnow
 from scireflect.tools.extract import extract_answer
 from scireflect.tools.verifiers.registry import options_from_settings
 
@@ -196,16 +196,21 @@ async def revise_with_answer(state: State, ctx: GraphContext) -> NodeResult:
 
 
 async def gate(state: State, ctx: GraphContext) -> NodeResult:
+    """Score the verified attempt. A rejection is the trace's status (``gated_out``), not only its reason:
+    the stage it reached stays in the reason and in the trace's ``stage``."""
     attempt = last_attempt(state)
     assert attempt is not None  # gate is only routed to after a verified attempt
-    status = STATUS_BY_STAGE[attempt.stage]
     trace = Trace(id=state["trace_id"], question_id=state["question"].id, question=state["question"],
-                  status=status, attempts=state.get("attempts") or [], answer_shown=state.get("answer_shown", False))
+                  status=STATUS_BY_STAGE[attempt.stage], attempts=state.get("attempts") or [],
+                  answer_shown=state.get("answer_shown", False))
     decision = (await asyncio.to_thread(ctx.gate.decide, trace) if ctx.gate is not None
                 else Gate(decision="pass", reason="no quality gate configured"))
     where = {"cot": "on the first attempt", "reflection": f"after {attempt.round} reflection round(s)",
              "with_answer": "after revision with the reference answer shown"}[attempt.stage]
-    return NodeResult(update={"status": status, "reason": f"verified {where}; gate: {decision.decision}",
+    reason = f"verified {where}; gate: {decision.decision}"
+    if decision.decision == "reject" and decision.reason:
+        reason += f" ({decision.reason.split(';')[0]})"  # the score against the threshold, without the features
+    return NodeResult(update={"status": gated_status(attempt.stage, decision.decision), "reason": reason,
                               "gate": decision},
                       output=decision.model_dump(mode="json"))
 

@@ -25,7 +25,7 @@ from scireflect.graph.context import GraphContext
 from scireflect.graph.graph import build_graph, pipeline_version, recursion_limit
 from scireflect.graph.nodes import retrieval_enabled
 from scireflect.graph.resume import Known, known_traces, resume_point, thread_id
-from scireflect.schema import ACCEPTED_STATUSES, Question, Run, Trace, utcnow
+from scireflect.schema import ACCEPTED_STATUSES, VERIFIED_STATUSES, Question, Run, Trace, utcnow
 from scireflect.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -186,7 +186,7 @@ class Pipeline:
     def _finish(self, trace: Trace, state: dict[str, Any]) -> Trace:
         self._apply(trace, state)
         records = getattr(self.stores, "records", None)
-        if records is not None and trace.status in ACCEPTED_STATUSES:
+        if records is not None and trace.status in VERIFIED_STATUSES:
             try:  # the record first: see TraceWriter._finish
                 records.add_from_trace(trace)
             except ScireflectError as e:

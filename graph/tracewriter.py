@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, func, insert, select, update
 
 from scireflect.errors import StoreError
-from scireflect.schema import ACCEPTED_STATUSES, Event, Trace, utcnow
+from scireflect.schema import VERIFIED_STATUSES, Event, Trace, utcnow
 from scireflect.store.records import _row as record_row
 from scireflect.store.records import record_from_trace
 from scireflect.store.tables import events, records, traces
@@ -265,7 +265,7 @@ class TraceWriter:
             rows.append({"tid": t.id, **{f"v_{k}": v for k, v in row.items() if k not in _KEEP_ON_FINISH}})
         cols = tuple(k[2:] for k in rows[0] if k.startswith("v_"))
         if self.records is not None:
-            recs = [record_row(r) for r in (record_from_trace(t) for t in finishes if t.status in ACCEPTED_STATUSES)
+            recs = [record_row(r) for r in (record_from_trace(t) for t in finishes if t.status in VERIFIED_STATUSES)
                     if r is not None]
             if recs:
                 self._records(conn, recs, self._new)

@@ -4,20 +4,33 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timezone
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 QuestionType = Literal["numeric", "symbolic", "multiple_choice", "proof", "free"]
 Stage = Literal["cot", "reflection", "with_answer"]
+# "gated_out": verified, then rejected by the quality gate; the stage it reached stays in ``stage`` and the reason.
 # "duplicate": skipped by a batch run's dedup (graph/pipeline.py, scireflect/dedup.py); the reason names the original.
-TraceStatus = Literal["accepted_cot", "accepted_reflection", "accepted_with_answer", "rejected", "error", "duplicate"]
+TraceStatus = Literal["accepted_cot", "accepted_reflection", "accepted_with_answer", "gated_out", "rejected", "error",
+                      "duplicate"]
+TRACE_STATUSES: tuple[str, ...] = (*get_args(TraceStatus), "running")  # every value of ``traces.status``
+# Verified and passed by the gate (or no gate): what "accepted" means in counts, colours and filters.
 ACCEPTED_STATUSES: tuple[str, ...] = ("accepted_cot", "accepted_reflection", "accepted_with_answer")
+# Verified, whatever the gate said: each makes a training record (a gated-out one is stored with
+# ``gate_decision="reject"`` and left out of exports by default).
+VERIFIED_STATUSES: tuple[str, ...] = (*ACCEPTED_STATUSES, "gated_out")
 STATUS_BY_STAGE: dict[str, str] = {
     "cot": "accepted_cot",
     "reflection": "accepted_reflection",
     "with_answer": "accepted_with_answer",
 }
+
+
+def gated_status(stage: str, decision: str) -> str:
+    """The status of a verified trace whose final attempt reached ``stage``, after the gate's ``decision``
+    (the gate node sets it; a rescore with a new classifier can set it again)."""
+    return "gated_out" if decision == "reject" else STATUS_BY_STAGE[stage]
 
 
 def utcnow() -> datetime:

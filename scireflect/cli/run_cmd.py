@@ -195,8 +195,8 @@ def _print_summary(run_id: str, counts: dict[str, int], tokens: dict[str, dict[s
     table = Table(title=f"run {run_id}")
     table.add_column("outcome")
     table.add_column("questions", justify="right")
-    for key in ("accepted_cot", "accepted_reflection", "accepted_with_answer", "rejected", "error", "duplicate",
-                "skipped", "in_flight", "invalid_input"):
+    for key in ("accepted_cot", "accepted_reflection", "accepted_with_answer", "gated_out", "rejected", "error",
+                "duplicate", "skipped", "in_flight", "invalid_input"):
         if key in ("duplicate", "in_flight") and not counts.get(key):
             continue
         table.add_row(key, str(counts.get(key, 0)))

@@ -14,7 +14,7 @@ from rich.table import Table
 from scireflect.cli import app
 from scireflect.cli.common import DebugOpt, HomeOpt, JsonOpt, cli_errors, console, err_console, print_json, settings_from
 from scireflect.errors import InputError
-from scireflect.schema import Trace
+from scireflect.schema import TRACE_STATUSES, Trace
 
 traces_app = typer.Typer(help="Inspect traces: every node's prompt, output, verdicts, tokens and latency.",
                          no_args_is_help=True)
@@ -34,14 +34,19 @@ def _get(stores: Any, trace_id: str) -> Trace:
     return trace
 
 
+_STATUS_HELP = "filter by status: " + ", ".join(TRACE_STATUSES) + " (gated_out: verified, then rejected by the gate)"
+
+
 @traces_app.command("list")
 @cli_errors
-def list_(status: Annotated[Optional[str], typer.Option("--status", help="filter by status")] = None,
+def list_(status: Annotated[Optional[str], typer.Option("--status", help=_STATUS_HELP)] = None,
           run: Annotated[Optional[str], typer.Option("--run", help="filter by run id")] = None,
           subject: Annotated[Optional[str], typer.Option("--subject")] = None,
           limit: Annotated[int, typer.Option("--limit", min=1)] = 50,
           home: HomeOpt = None, as_json: JsonOpt = False, debug: DebugOpt = False) -> None:
     """Traces, newest first."""
+    if status is not None and status not in TRACE_STATUSES:
+        raise InputError(f"unknown status {status!r}; choose one of: {', '.join(TRACE_STATUSES)}")
     rows = _stores(home).traces.list(status=status, run_id=run, subject=subject, limit=limit)
     if as_json:
         print_json([{k: r[k] for k in ("id", "question_id", "run_id", "status", "stage", "reason", "subject",

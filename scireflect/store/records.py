@@ -12,7 +12,7 @@ from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from scireflect.errors import StoreError
-from scireflect.schema import ACCEPTED_STATUSES, Gate, Record, Trace, utcnow
+from scireflect.schema import VERIFIED_STATUSES, Gate, Record, Trace, utcnow
 from scireflect.store.tables import records
 
 
@@ -28,8 +28,8 @@ def prompt_of(trace: Trace) -> str:
 
 
 def record_from_trace(trace: Trace) -> Record | None:
-    """The training record of an accepted trace; None for rejected, failed or empty traces."""
-    if trace.status not in ACCEPTED_STATUSES or trace.question is None:
+    """The training record of a verified trace (accepted or gated out); None for rejected, failed or empty ones."""
+    if trace.status not in VERIFIED_STATUSES or trace.question is None:
         return None
     attempt = trace.accepted_attempt
     if attempt is None or not attempt.solution.strip():

@@ -7,7 +7,7 @@ from typing import Any, Iterable
 
 from sqlalchemy import Engine, and_, func, insert, or_, select, update
 
-from scireflect.schema import Event, Run, Trace, utcnow
+from scireflect.schema import TRACE_STATUSES, Event, Run, Trace, utcnow
 from scireflect.store.tables import events, runs, traces
 
 
@@ -130,6 +130,16 @@ class TraceStore:
         q = select(func.count()).select_from(traces).where(*self._filters(**filters))
         with self.engine.connect() as conn:
             return int(conn.execute(q).scalar() or 0)
+
+    def status_counts(self, **filters: Any) -> dict[str, int]:
+        """Traces per status under ``filters`` (any but ``status``), in the order of ``TRACE_STATUSES``."""
+        filters.pop("status", None)
+        q = (select(traces.c.status, func.count()).select_from(traces).where(*self._filters(**filters))
+             .group_by(traces.c.status))
+        with self.engine.connect() as conn:
+            got = {str(s): int(n) for s, n in conn.execute(q)}
+        order = {s: i for i, s in enumerate(TRACE_STATUSES)}
+        return dict(sorted(got.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0])))
 
     @staticmethod
     def _filters(status: str | None = None, run_id: str | None = None, subject: str | None = None,

@@ -41,8 +41,9 @@ def _run(settings: Any, stores: Any, text: str, gate: Any, qid: str) -> Any:
 def test_trained_gate_passes_good_and_rejects_copied_and_keeps_both(settings: Any, stores: Any, gate: Any) -> None:
     good = _run(settings, stores, GOOD, gate, "g-good")
     bad = _run(settings, stores, COPIED, gate, "g-copied")
-    assert good.status == bad.status == "accepted_cot"
+    assert good.status == "accepted_cot" and bad.status == "gated_out"  # the gate's decision is the status
     assert good.gate.decision == "pass" and bad.gate.decision == "reject"
+    assert "verified on the first attempt; gate: reject (score" in bad.reason  # the stage it reached
     assert bad.gate.classifier_version == gate.version and "threshold" in bad.gate.reason
     assert stores.records.get(bad.id).gate_decision == "reject"  # kept, with the reason
     assert stores.records.count(include_rejected=True) == 2
