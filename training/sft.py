@@ -165,6 +165,9 @@ def _quiet() -> Iterator[None]:
         with warnings.catch_warnings():
             # transformers 5 renamed gradient_checkpointing; TRL's config still sets the old name
             warnings.filterwarnings("ignore", message=".*gradient_checkpointing.*deprecated", category=FutureWarning)
+            # PEFT looks up the portable base name (offline: not found) to see if the vocabulary was resized;
+            # training never adds tokens, so there is nothing to find.
+            warnings.filterwarnings("ignore", message="Could not find a config file in .* vocabulary was not modified")
             yield
     finally:
         if bars[0]:
@@ -361,9 +364,13 @@ def _train(opts: TrainOptions, settings: Settings, run_dir: Path, resume_from: P
     if final_val is not None and (not recorder.eval_loss or recorder.eval_loss[-1][0] != trainer.state.global_step):
         recorder.eval_loss.append((trainer.state.global_step, float(final_val)))
     metrics = _metrics(opts, trainer, out, recorder, stats, loaded, device, wall, final_val, resume_from, memory)
+    # The saved files name the base portably; where it was loaded from here is run metadata.
+    metrics["base_model"] = {"name": ref.portable_name, "local_path": ref.path, "source": ref.source,
+                             "kind": ref.kind}
     # Every rank takes part in saving (ZeRO-3 and FSDP gather the sharded weights); rank 0 writes the rest.
     trainer.save_model(str(run_dir))  # LoRA: adapter_config.json + adapter_model.safetensors; --full: the model
     if trainer.is_world_process_zero():
+        _portable_adapter_base(run_dir, ref)
         _save(opts, tokenizer, run_dir, ref, args, prec, metrics, recorder, loaded)
     log.info("done: %s", {k: metrics[k] for k in ("final_train_loss", "final_val_loss", "tokens_per_s")})
     return TrainResult(run_dir, metrics)
@@ -398,6 +405,18 @@ def _metrics(opts: TrainOptions, trainer: Any, out: Any, recorder: Any, stats: T
         "data": {"source": loaded.source, "skipped_bad_records": len(loaded.skipped), **stats.to_json()},
         "full_finetune_memory": memory,
     }
+
+
+def _portable_adapter_base(run_dir: Path, ref: BaseRef) -> None:
+    """Make sure the adapter names its base portably (``load_model`` names the model; a PEFT that reads the
+    name elsewhere, or a run resumed from an older checkpoint, would still write the local path)."""
+    path = run_dir / artifacts.ADAPTER_CONFIG
+    if not path.is_file():
+        return
+    config = artifacts.read_json(path)
+    if config.get("base_model_name_or_path") != ref.portable_name:
+        config["base_model_name_or_path"] = ref.portable_name
+        artifacts.write_json(path, config)
 
 
 def _save(opts: TrainOptions, tokenizer: Any, run_dir: Path, ref: BaseRef, args: Any,
