@@ -150,7 +150,8 @@ _BRACKETED = re.compile(rf"[ \t]*\[(?:{_CUE}[:\s]\s*)?{_IDS}\](?:[ \t]*(?:,|;|an
                         re.IGNORECASE)
 _PARENTHESISED = re.compile(rf"[ \t]*\((?:{_CUE}[:\s]\s*(?:\[{_IDS}\]|{_IDS})|\[{_IDS}\]|{_HEX})\)", re.IGNORECASE)
 _CUED = re.compile(rf"\b(?:the\s+)?(?:textbook\s+)?passages?\s+(?:\[{_IDS}\]|{_IDS}\b)", re.IGNORECASE)
-_SOURCE_LINE = re.compile(rf"^[ \t]*(?:sources?|references?|citations?|cited)[ \t]*:?[ \t]*(?:\[?{_IDS}\]?[ \t,;.]*)+$\n?",
+_SOURCE_LINE = re.compile(rf"^[ \t]*(?:sources?|references?|citations?|cited)[ \t]*:?[ \t]*"
+                          rf"(?:\[?{_IDS}\]?[ \t,;.]*)+$\n?",
                           re.IGNORECASE | re.MULTILINE)
 
 

@@ -86,11 +86,11 @@ def _summary(records: Sequence[Record], export_format: str | None) -> str:
     if row:
         lines += [f"Each row: {row}.", ""]
     lines += [f"- Answer shown: {_share(shown, n)} of the records come from a revision that was shown the "
-              "reference answer (stage `with_answer`); leave them out with `store export --exclude-answer-shown` if that matters.",
+              "reference answer (stage `with_answer`); `store export --exclude-answer-shown` leaves them out.",
               f"- Pseudo-labelled: {_share(pseudo, n)} of the records have a reference answer that is a pseudo-label "
               "(`provenance.pseudo_label`), not a human-written answer.",
-              "- The prompts ask for a last line `The answer is \\boxed{...}` with the final result and its unit inside "
-              "the box (the letter for multiple choice).",
+              "- The prompts ask for a last line `The answer is \\boxed{...}` with the final result and its unit "
+              "inside the box (the letter for multiple choice).",
               ""]
     return "\n".join(lines)
 

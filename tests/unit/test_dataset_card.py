@@ -20,7 +20,8 @@ def _rec(i: int, stage: str, subject: str, **prov: Any) -> Record:
     provenance = {"question_source": "sciref-mini", "pipeline_version": "p1", "scireflect_version": "0.1.0",
                   "classifier_version": "clf-1", "model": "SmolLM2-135M-Instruct", "provider": "llamacpp",
                   "verdicts": [{"verifier": "answer", "ok": True, "required": True, "reason": "ok", "score": 1.0},
-                               {"verifier": "steps", "ok": i % 2 == 0, "required": False, "reason": "x", "score": None}],
+                               {"verifier": "steps", "ok": i % 2 == 0, "required": False, "reason": "x",
+                                "score": None}],
                   **prov}
     return Record(trace_id=f"t{i}", question_id=f"q{i}", prompt="p", completion="c", subject=subject, stage=stage,
                   answer_shown=stage == "with_answer", provenance=provenance)
@@ -126,7 +127,8 @@ def test_exact_command_format_and_extra(records, settings: Settings) -> None:
     card = dataset_card(records, settings=settings, command=COMMAND, export_format="chatml",
                         extra={"passages": False, "filters": {"min_score": 0.5}})
     assert f"```bash\n{COMMAND}\n```" in card
-    assert "| format | chatml |" in card and "| passages | false |" in card and '| filters | {"min_score": 0.5} |' in card
+    assert "| format | chatml |" in card and "| passages | false |" in card
+    assert '| filters | {"min_score": 0.5} |' in card
     assert "in the `chatml` format" in card and "Each row: `messages`" in card
     assert "## License\n\n`cc-by-4.0`" in card
 
