@@ -305,7 +305,8 @@ def _exported_rows(store_export: Any, settings: Settings, filters: dict[str, Any
         raise ConfigError(f"the store export rejected the filters {sorted(filters)}: {e}") from e
     out: dict[str, list[Any]] = {}
     for side, rows in sides.items():
-        out[side], seen = [], set()
+        out[side] = []
+        seen: set[str] = set()
         for row in rows:
             key = json.dumps({k: v for k, v in row.items() if k != "meta"}, sort_keys=True, default=str)
             if key not in seen:
@@ -330,7 +331,7 @@ def _collected_rows(store_export: Any, settings: Settings, filters: dict[str, An
     flags = [store_export.flag_dict(f) for f in got.decontam.flags] if got.decontam is not None else []
     if got.decontam is not None:
         log.warning("decontamination (%s against %s, %.1fs): left out %d of %d record(s)",
-                    ", ".join(opts.decontam_methods), ", ".join(getattr(got.decontam, "benchmarks", []) or []),
+                    ", ".join(opts.decontam_methods), ", ".join(got.decontam.benchmarks),
                     got.decontam_seconds, got.decontam_excluded, got.considered - got.duplicates["records"])
         for f in flags:
             log.warning("decontaminated: record %s (question %s) matches %s item %s by %s (score %s)",

@@ -123,9 +123,7 @@ def _flags_table(flags: list[Any], limit: int = 20) -> Table:
     for col in ("record", "question", "benchmark", "item", "method", "score"):
         t.add_column(col)
     for f in flags[:limit]:
-        score = getattr(f, "score", None)
-        t.add_row(str(f.record_id), str(f.question_id), str(f.benchmark), str(f.item_id), str(f.method),
-                  f"{score:.2f}" if isinstance(score, (int, float)) else str(score))
+        t.add_row(f.record_id, f.question_id, f.benchmark, f.item_id, f.method, f"{f.score:.2f}")
     return t
 
 

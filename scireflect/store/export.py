@@ -18,9 +18,9 @@ import os
 import random
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field, is_dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 from scireflect.errors import ConfigError, InputError, missing_dependency
 from scireflect.schema import Attempt, Chunk, Question, Record, Trace
@@ -68,27 +68,6 @@ class ExportOptions:
 
 
 # --- the student prompt ------------------------------------------------------------------------
-
-def _student() -> tuple[Callable[..., Messages], Callable[..., str]]:
-    """``student_messages`` and ``student_completion``; a bare user turn where that module is missing."""
-    try:
-        from scireflect.training.student import student_completion, student_messages
-    except ModuleNotFoundError as e:
-        if e.name not in ("scireflect.training.student", "scireflect.training"):
-            raise
-        log.warning("scireflect.training.student is missing: exporting the bare question as the prompt")
-        return _bare_messages, lambda solution, *, keep_citations: solution.strip()
-    return student_messages, student_completion
-
-
-def _bare_messages(question: Question, *, passages: Any = None, settings: Any = None) -> Messages:
-    if passages:
-        raise ConfigError("--with-passages needs scireflect.training.student, which this installation lacks")
-    text = question.question.strip()
-    if question.choices:
-        text += "\nOptions:\n" + "\n".join(f"({chr(ord('A') + i)}) {c}" for i, c in enumerate(question.choices))
-    return [{"role": "user", "content": text}]
-
 
 def _question(rec: Record, trace: Trace | None) -> Question | None:
     if trace is not None and trace.question is not None:
@@ -166,8 +145,10 @@ class RowBuilder:
     """Rows of one format from a record and its trace; why a record gave no row is counted in ``skipped``."""
 
     def __init__(self, settings: Settings, fmt: str, options: ExportOptions, with_meta: bool = False):
+        from scireflect.training.student import student_completion, student_messages
+
         self.settings, self.fmt, self.opts, self.with_meta = settings, fmt, options, with_meta
-        self.messages_fn, self.completion_fn = _student()
+        self.messages_fn, self.completion_fn = student_messages, student_completion
         self.skipped: Counter[str] = Counter()
 
     def completion(self, solution: str) -> str:
@@ -337,13 +318,8 @@ def default_benchmarks(settings: Settings) -> list[str]:
 
 def run_decontam(records: Sequence[Record], settings: Settings, options: ExportOptions) -> tuple[Any, float]:
     """(DecontamReport, seconds) of ``records`` against the chosen benchmarks."""
-    try:
-        from scireflect.training.decontam import decontaminate
-    except ModuleNotFoundError as e:
-        if e.name not in ("scireflect.training.decontam", "scireflect.training"):
-            raise
-        raise ConfigError("decontamination needs scireflect.training.decontam, which this installation lacks; "
-                          "pass --no-decontaminate to export without it") from e
+    from scireflect.training.decontam import decontaminate
+
     against = list(options.against) or default_benchmarks(settings)
     if not against:
         raise ConfigError("no benchmarks to decontaminate against: name them with --against NAME_OR_PATH, or "
@@ -354,11 +330,7 @@ def run_decontam(records: Sequence[Record], settings: Settings, options: ExportO
 
 
 def flag_dict(flag: Any) -> dict[str, Any]:
-    if is_dataclass(flag) and not isinstance(flag, type):
-        return asdict(flag)
-    if hasattr(flag, "model_dump"):
-        return flag.model_dump(mode="json")
-    return dict(vars(flag))
+    return asdict(flag)
 
 
 # --- collecting ----------------------------------------------------------------------------------
@@ -491,8 +463,6 @@ def split_rows(settings: Settings, fmt: str = "chatml", *, split: float = 0.9, s
                **filters: Any) -> dict[str, list[dict[str, Any]]]:
     """{"train": rows, "validation": rows}, split by question; not decontaminated unless ``options`` ask."""
     opts = options or ExportOptions(decontaminate=False)
-    if not 0.0 < split < 1.0:
-        raise InputError(f"--split must be between 0 and 1 (the train share), not {split}")
     got = collect_rows(settings, fmt, options=opts, stores=stores, with_meta=with_meta, **filters)
     return split_collected(got, split, seed)
 
@@ -516,13 +486,10 @@ class ExportResult:
     def summary(self) -> dict[str, Any]:
         """What the CLI prints with --json."""
         got, report = self.collected, self.collected.decontam
-        decontam = None
-        if report is not None:
-            decontam = {"checked": getattr(report, "checked", None), "benchmarks": list(getattr(report, "benchmarks",
-                                                                                               []) or []),
-                        "flags": len(report.flags), "excluded": got.decontam_excluded,
-                        "seconds": round(got.decontam_seconds, 3),
-                        "list": str(self.decontam_file) if self.decontam_file else None}
+        decontam = None if report is None else {
+            "checked": report.checked, "benchmarks": report.benchmarks, "flags": len(report.flags),
+            "excluded": got.decontam_excluded, "seconds": round(got.decontam_seconds, 3),
+            "list": str(self.decontam_file) if self.decontam_file else None}
         return {"counts": self.counts, "files": {k: str(v) for k, v in self.files.items()},
                 "hf_dataset": str(self.hf_dataset) if self.hf_dataset else None,
                 "card": str(self.card) if self.card else None, "records": got.considered,
@@ -556,10 +523,8 @@ def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
 
 
 def write_decontam(path: Path, report: Any, methods: Sequence[str]) -> None:
-    benchmarks = getattr(report, "benchmarks", None) or {}
-    data = {"checked": getattr(report, "checked", None), "methods": list(methods),
-            "benchmarks": benchmarks if isinstance(benchmarks, dict) else list(benchmarks),
-            "settings": getattr(report, "settings", None), "flags": [flag_dict(f) for f in report.flags]}
+    data = {"checked": report.checked, "methods": list(methods), "benchmarks": report.benchmarks,
+            "settings": report.settings, "flags": [flag_dict(f) for f in report.flags]}
     _write_text(path, json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
@@ -575,12 +540,8 @@ def save_hf_dataset(parts: dict[str, list[dict[str, Any]]], directory: Path) -> 
 
 def card_text(got: Collected, settings: Settings, command: str, fmt: str | None, options: ExportOptions) -> str:
     """The dataset card (``scireflect.store.card``) of the collected records."""
-    try:
-        from scireflect.store.card import dataset_card
-    except ModuleNotFoundError as e:
-        if e.name != "scireflect.store.card":
-            raise
-        raise ConfigError("the dataset card needs scireflect.store.card, which this installation lacks") from e
+    from scireflect.store.card import dataset_card
+
     extra = {"rows": len(got.rows), "records_considered": got.considered, "duplicates_dropped": dict(got.duplicates),
              "skipped": dict(got.skipped), "with_passages": options.with_passages,
              "decontam_methods": list(options.decontam_methods) if options.decontaminate else []}

@@ -74,7 +74,8 @@ def traces(stores: Any) -> Any:
 
 class FakeReport:
     def __init__(self, flags: list[Any], checked: int, benchmarks: list[str]):
-        self.flags, self.checked, self.benchmarks = flags, checked, benchmarks
+        self.flags, self.checked = flags, checked
+        self.benchmarks, self.settings = {b: 10 for b in benchmarks}, {"methods": ["ngram"]}
 
     def flagged_ids(self) -> set[str]:
         return {f.record_id for f in self.flags}
@@ -224,13 +225,6 @@ def test_export_decontaminates_by_default_and_lists_the_flags(settings: Any, tra
     assert export(settings, out, "dpo", stores=traces, options=ExportOptions(decontaminate=False)).total == 3
 
 
-def test_missing_decontam_module_names_the_way_out(settings: Any, traces: Any, tmp_path: Path,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "scireflect.training.decontam", None)  # import fails
-    with pytest.raises(ConfigError, match="--no-decontaminate"):
-        export(settings, tmp_path / "x.jsonl", "chatml", stores=traces)
-
-
 def test_hf_dataset_gets_its_card(settings: Any, traces: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("datasets")
     fake_decontam(monkeypatch)
@@ -317,3 +311,26 @@ def test_train_cli_passes_the_decontamination_flags(home: Path, monkeypatch: pyt
     assert r.exit_code == 0 and seen["decontaminate"] is False
     r = CliRunner().invoke(app, ["train", "--data", "x.jsonl", "--against", "math-mini"])
     assert r.exit_code == 2 and "--from-store" in r.output
+
+
+def test_real_decontam_and_card_by_default(stores: Any, home: Path, tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the real modules: a record copying a bundled benchmark item is left out by default, listed, and the
+    card of the HF dataset says so."""
+    pytest.importorskip("datasets")
+    pytest.importorskip("scireflect.training.decontam")
+    pytest.importorskip("scireflect.store.card")
+    store_trace(stores, trace(1, question="What is the value of $x$ if $3x - 5 = 16$?"))  # math-mini/algebra/1
+    store_trace(stores, trace(2))
+    args = ["store", "export", "--format", "dpo", "--hf-dataset", str(tmp_path / "my ds"), "--json"]
+    monkeypatch.setattr(sys, "argv", ["/opt/venv/bin/scireflect", *args])  # what the card quotes
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 0, r.output
+    s = json.loads(r.stdout)
+    assert s["counts"] == {"train": 1} and s["decontamination"]["excluded"] == 1
+    assert set(s["decontamination"]["benchmarks"]) >= {"math-mini", "scibench-mini"}
+    flags = json.loads((tmp_path / "my ds" / "decontam.json").read_text())["flags"]
+    assert {(f["record_id"], f["benchmark"]) for f in flags} == {("t_1_reflection", "math-mini")}
+    card = (tmp_path / "my ds" / "README.md").read_text()
+    assert card.startswith("---") and "Decontamination" in card
+    assert f"scireflect store export --format dpo --hf-dataset '{tmp_path / 'my ds'}' --json" in card

@@ -16,7 +16,7 @@ from scireflect.errors import ConfigError, InputError
 from scireflect.store.export import export, format_row, iter_export_rows, split_paths, split_questions, split_rows
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_export_formats import fake_card, fake_decontam  # noqa: E402
+from test_export_formats import fake_decontam  # noqa: E402
 from test_store_records import make_trace  # noqa: E402
 
 
@@ -89,13 +89,8 @@ def test_split_by_question_is_seeded_and_disjoint(filled: Any, settings: Any) ->
         split_questions(["a"], 1.5, 0)
 
 
-def test_export_files_and_hf_dataset(filled: Any, settings: Any, tmp_path: Path,
-                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_export_files_and_hf_dataset(filled: Any, settings: Any, tmp_path: Path) -> None:
     pytest.importorskip("datasets", reason="datasets is in the 'classifier' extra")
-    import importlib.util
-
-    if importlib.util.find_spec("scireflect.store.card") is None:  # written in parallel; its own tests cover it
-        fake_card(monkeypatch)
     from datasets import load_from_disk
 
     out = tmp_path / "sft.jsonl"
