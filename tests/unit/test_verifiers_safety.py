@@ -178,3 +178,52 @@ def test_interpreter_exit_shuts_the_pool_down(tmp_path: Path) -> None:
     for pid in pids:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /proc and Linux process semantics")
+@pytest.mark.parametrize("task,spawn_in_thread", [("_spin_c", False), ("_spin_c", True), ("_spin_py", True)])
+def test_workers_die_with_a_killed_parent_even_when_busy(task: str, spawn_in_thread: bool) -> None:
+    # The parent starts a pool (from its main thread or from a thread that then ends), sets every worker
+    # spinning with a long deadline (in C code, where no Python signal handler runs), and is killed -9.
+    code = f"""
+import sys, threading, time
+from scireflect.tools.verifiers.pool import WorkerPool
+pool = WorkerPool(2, debug_tasks=True)
+starter = threading.Thread(target=pool.start) if {spawn_in_thread} else None
+(starter.start(), starter.join()) if starter else pool.start()
+assert pool.wait_ready()
+for _ in range(2):
+    threading.Thread(target=pool.call, args=({task!r}, {{}}), kwargs={{"timeout_s": 3000}}, daemon=True).start()
+time.sleep(1.5)
+print(" ".join(map(str, pool.pids())), flush=True)
+time.sleep(600)
+"""
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline() if proc.stdout else ""
+        pids = list(map(int, line.split()))
+        assert pids and all(_alive(p) for p in pids), line
+        proc.kill()
+        proc.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not [p for p in pids if _alive(p)], "workers outlived their killed parent"
+    finally:
+        proc.kill()
+
+
+def test_a_huge_requested_deadline_is_capped() -> None:
+    from scireflect.tools.verifiers import _worker
+
+    assert _worker._task_seconds(1e9) == _worker.MAX_TASK_S
+    assert _worker._task_seconds("nan") == 5.0 and _worker._task_seconds(-3) == 5.0
+    assert _worker._task_seconds(2) == 2.0

@@ -41,6 +41,43 @@ def _set_limits(memory_mb: int) -> None:
         pass
 
 
+# The longest one task may take, whatever a caller asks for: the CPU limit must mean something.
+MAX_TASK_S = 3600.0
+
+
+def _die_with_parent() -> None:
+    """Be killed by the kernel when the pool's process dies (Linux ``PR_SET_PDEATHSIG``), even in the middle
+    of a computation that never returns to Python; elsewhere, the reader loop's parent check does it."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _watch_parent(parent: int, every_s: float = 0.5) -> None:
+    """A daemon thread that ends the worker when its pool has died (the thread runs whenever the task's
+    Python code gives up the GIL, which it does every few milliseconds)."""
+    import threading
+
+    def watch() -> None:
+        while _parent_alive(parent):
+            time.sleep(every_s)
+        os._exit(3)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _parent_alive(parent: int) -> bool:
+    """Still the child of the process that started it (an orphan is re-parented to init or a subreaper)."""
+    return os.getppid() == parent
+
+
 def _cpu_budget(seconds: float) -> None:
     """Allow ``seconds`` more CPU time from now (RLIMIT_CPU is cumulative over the process life)."""
     used = resource.getrusage(resource.RUSAGE_SELF)
@@ -172,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--memory-mb", type=int, default=2048)
     ap.add_argument("--debug-tasks", action="store_true")
+    ap.add_argument("--die-with-parent", action="store_true", help="ask the kernel for SIGKILL when the parent dies")
     opts = ap.parse_args(argv)
 
     # The protocol owns the real stdout; anything a library prints goes to stderr instead.
@@ -179,9 +217,16 @@ def main(argv: list[str] | None = None) -> int:
     os.dup2(2, 1)
     inp = sys.stdin.buffer
 
+    parent = os.getppid()
+    if opts.die_with_parent:
+        _die_with_parent()
+    if not _parent_alive(parent) or parent == 1:
+        return 1  # the pool died before this worker could arrange to die with it
+    _watch_parent(parent)
     signal.signal(signal.SIGALRM, _alarm)
     signal.signal(signal.SIGXCPU, _alarm)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in a terminal goes to the parent, which closes us
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     _set_limits(opts.memory_mb)
     tasks = _tasks(opts.debug_tasks)
     sys.setrecursionlimit(4000)
@@ -207,10 +252,23 @@ def main(argv: list[str] | None = None) -> int:
         if fn is None:
             reply({"id": req.get("id"), "status": "error", "error": f"unknown task {req.get('task')!r}"})
             continue
-        out = _run_one(fn, req.get("payload") or {}, float(req.get("timeout") or 5.0))
+        if not _parent_alive(parent):
+            return 1
+        out = _run_one(fn, req.get("payload") or {}, _task_seconds(req.get("timeout")))
         out["id"] = req.get("id")
         reply(out)
     return 0
+
+
+def _task_seconds(value: Any) -> float:
+    """The task's deadline: positive, finite and at most :data:`MAX_TASK_S`."""
+    try:
+        seconds = float(value or 5.0)
+    except (TypeError, ValueError):
+        return 5.0
+    if not 0 < seconds < float("inf"):
+        return 5.0
+    return min(seconds, MAX_TASK_S)
 
 
 if __name__ == "__main__":

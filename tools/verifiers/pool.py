@@ -21,6 +21,7 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -132,18 +133,23 @@ class WorkerPool:
         self._closed = False
         self._ids = itertools.count(1)
         self.stats = {"tasks": 0, "timeouts": 0, "crashes": 0, "replaced": 0, "recycled": 0}
+        # One thread that lives as long as the pool starts every worker (see _args: --die-with-parent).
+        self._spawner = ThreadPoolExecutor(1, thread_name_prefix="verifier-spawn")
 
     # -- lifecycle -------------------------------------------------------------------------------
     def _args(self) -> list[str]:
         args = [sys.executable, "-m", "scireflect.tools.verifiers._worker", "--memory-mb", str(self.memory_mb)]
         if self.debug_tasks:
             args.append("--debug-tasks")
+        # The kernel's parent-death signal fires when the spawning *thread* ends; workers are started from
+        # the pool's one long-lived spawner thread (see _spawn), so it fires only when the pool is gone.
+        args.append("--die-with-parent")
         return args
 
     def _spawn(self) -> None:
         """Start one worker and hand it to the idle queue once it has said it is ready (in a thread)."""
         try:
-            w = _Worker(self._args())
+            w = self._spawner.submit(_Worker, self._args()).result()
         except OSError as e:
             log.error("could not start a verifier worker: %s", e)
             return
@@ -220,6 +226,7 @@ class WorkerPool:
             waiter.event.set()
         for w in workers:
             w.close(timeout=0.5)
+        self._spawner.shutdown(wait=False)
 
     @property
     def closed(self) -> bool:
