@@ -195,13 +195,16 @@ def test_from_store_splits_by_question(workdir: Path) -> None:
     stores = open_stores(settings)
     try:
         for i, (q, a) in enumerate(QA[:8]):
-            for j in range(2):  # two records per question: both must land on the same side
-                stores.records.add(Record(trace_id=f"t{i}-{j}", question_id=f"q{i}", prompt=q, completion=a,
+            for j in range(2):  # two solutions per question: both must land on the same side
+                stores.records.add(Record(trace_id=f"t{i}-{j}", question_id=f"q{i}", prompt=q,
+                                          completion=a if j == 0 else f"{a}\nChecked again: {a}",
                                           subject="physics", stage="cot"))
     finally:
         stores.close()
+    # The exported prompt is the student prompt (a system message of a few hundred tokens).
     res = train(make_options(from_store=True, base=str(tiny_model_dir()), out=workdir / "store-run", max_steps=1,
-                             val_split=0.25, store_filters={"subject": "physics"}, **FAST), settings)
+                             val_split=0.25, store_filters={"subject": "physics"}, **{**FAST, "max_length": 768}),
+                settings)
     data = res.metrics["data"]
     assert data["source"] == "store" and data["examples"] == 16
     assert res.metrics["final_val_loss"] is not None
