@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 from urllib.parse import urlencode
 
+from scireflect.schema import TRACE_STATUSES
 from scireflect.viewer.assets import CSS, JS, LIST_JS
 from scireflect.viewer.render import render
 
 PAGE_SIZE, MAX_PAGE_SIZE = 50, 200
-STATUSES = ("accepted_cot", "accepted_reflection", "accepted_with_answer", "rejected", "error", "running")
+STATUSES = TRACE_STATUSES
 STAGES = ("cot", "reflection", "with_answer")
 DEFAULT_VERIFIERS = ("answer", "steps", "lean")
 FORM_KEYS = ("status", "stage", "subject", "verdict", "min_score", "max_score", "run", "q")
@@ -118,8 +119,13 @@ class Pages:
             verdicts.append((form["verdict"], form["verdict"]))
         options = {"statuses": STATUSES, "stages": STAGES, "subjects": self.stores.traces.subjects(),
                    "verdicts": verdicts}
+        # Traces per status under the other filters: each a link that adds (or swaps in) that status.
+        by_status = self.stores.traces.status_counts(**filters)
+        others = {k: v for k, v in keep.items() if k != "status"}
+        status_urls = {s: "/?" + urlencode({**others, "status": s}) for s in by_status}
         return self._page("list.html", 400 if error else 200, js=LIST_JS, rows=rows, total=total, page=page_no,
-                          pages=pages, f=form, options=options, error=error,
+                          pages=pages, f=form, options=options, error=error, by_status=by_status,
+                          status_urls=status_urls,
                           prev_url=link(page_no - 1) if page_no > 1 else None,
                           next_url=link(page_no + 1) if page_no < pages else None)
 

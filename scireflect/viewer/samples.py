@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from scireflect.schema import Attempt, Event, Gate, Question, Trace, Verdict
+from scireflect.schema import Attempt, Event, Gate, Question, Trace, Verdict, gated_status
 
 SUBJECTS = ("physics", "chemistry", "mathematics", "biology")
 # The loop a trace took, by final status (node sequence after retrieve).
@@ -24,6 +24,7 @@ SHAPES: dict[str, list[str]] = {
     "error": ["solve"],
 }
 STATUSES = tuple(SHAPES)
+STAGE_OF = {"accepted_cot": "cot", "accepted_reflection": "reflection", "accepted_with_answer": "with_answer"}
 
 WRONG = ("A car covers $d = 120\\,\\text{km}$ in $t = 2\\,\\text{h}$.\n"
          "The average speed is $v = \\frac{d}{t}$.\n"
@@ -74,8 +75,15 @@ def _verdicts(ok: bool, payload: str) -> list[Verdict]:
 
 def sample_trace(i: int = 0, *, status: str | None = None, payload: str = "", run_id: str | None = None,
                  created_at: datetime | None = None, gate_score: float | None = None) -> Trace:
-    """Trace number ``i`` (deterministic); ``status`` picks the loop it took, by default it cycles."""
+    """Trace number ``i`` (deterministic); ``status`` picks the loop it took, by default it cycles.
+
+    A verified trace ends as the gate decides, as the graph's gate node does: cycled ones whose score falls
+    under 0.5 are ``gated_out``. An accepted ``status`` asked for by name passes the gate (unless
+    ``gate_score`` says otherwise); ``status="gated_out"`` takes the reflection loop and fails the gate."""
+    asked = status
     status = status or STATUSES[i % len(STATUSES)]
+    if status == "gated_out":
+        status = "accepted_reflection"
     q = _question(i, payload)
     created = created_at or datetime(2025, 1, 1, tzinfo=timezone.utc) + timedelta(seconds=i)
     trace = Trace(id=f"t_{i:06d}", question_id=q.id, question=q, run_id=run_id, pipeline_version="demo1",
@@ -86,10 +94,18 @@ def sample_trace(i: int = 0, *, status: str | None = None, payload: str = "", ru
     elif status == "rejected":
         trace.reason = "not verified after 2 reflection round(s): answer=unequal"
     else:
-        score = gate_score if gate_score is not None else round(0.35 + (i * 37 % 61) / 100, 2)
-        trace.gate = Gate(score=score, decision="pass" if score >= 0.5 else "reject", classifier_version="clf-1",
-                          reason=f"score {score} vs threshold 0.5")
-        trace.reason = f"verified; gate: {trace.gate.decision}"
+        score = round(0.35 + ((i * 37 + i // 5 * 23) % 61) / 100, 2)  # about a quarter under 0.5, in every loop
+        if asked == "gated_out":
+            score = round(0.2 + (i * 37 % 29) / 100, 2)
+        elif asked is not None and score < 0.5:
+            score = round(score + 0.3, 2)
+        score = gate_score if gate_score is not None else score
+        decision = "pass" if score >= 0.5 else "reject"
+        sign = ">=" if decision == "pass" else "<"
+        trace.gate = Gate(score=score, decision=decision, classifier_version="clf-1",
+                          reason=f"score {score:.3f} {sign} threshold 0.500")
+        trace.status = gated_status(STAGE_OF[status], decision)  # type: ignore[assignment]
+        trace.reason = f"verified; gate: {decision}" + (f" ({trace.gate.reason})" if decision == "reject" else "")
     _walk(trace, SHAPES[status], payload)
     return trace
 

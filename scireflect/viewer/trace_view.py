@@ -9,7 +9,7 @@ import json
 from collections import OrderedDict
 from typing import Any
 
-from scireflect.schema import Trace
+from scireflect.schema import VERIFIED_STATUSES, Trace
 from scireflect.viewer.diagram import highlighted
 from scireflect.viewer.diff import attempt_label, solution_diffs
 
@@ -72,13 +72,13 @@ def _steps(details: dict[str, Any]) -> list[dict[str, Any]]:
     out = []
     for i, s in enumerate(steps):
         text = str(s.get("text", ""))
-        values = ""
-        if s.get("lhs_value") is not None and s.get("rhs_value") is not None:
-            values = f"left {s['lhs_value']:.6g}, right {s['rhs_value']:.6g}" if all(
-                isinstance(s[k], (int, float)) for k in ("lhs_value", "rhs_value")) else ""
+        # "sides", not "values": a template's ``s.values`` would be the dict method (see render._Environment)
+        sides = ""
+        if all(isinstance(s.get(k), (int, float)) for k in ("lhs_value", "rhs_value")):
+            sides = f"left {s['lhs_value']:.6g}, right {s['rhs_value']:.6g}"
         out.append({"line": s.get("line"), "text": text, "math": _as_math(text),
                     "status": str(s.get("status") or "unchecked"), "note": str(s.get("note") or s.get("reason") or ""),
-                    "values": values, "first_wrong": i == target})
+                    "sides": sides, "first_wrong": i == target})
     return out
 
 
@@ -151,4 +151,6 @@ def trace_view(trace: Trace) -> dict[str, Any]:
         "tokens_out": sum(e.tokens_out for e in events), "final": final,
         "final_label": attempt_label(final.stage, final.round) if final else "",
         "gate": trace.gate,
+        # a rejected or failed trace never reaches the gate; its Gate is the default "skipped" one
+        "gate_reached": "gate" in path or trace.status in VERIFIED_STATUSES or bool(trace.gate.reason),
     }
