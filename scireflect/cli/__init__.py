@@ -15,6 +15,7 @@ def _register() -> None:
     # Imported for their side effect of adding commands to `app`.
     from scireflect.cli import (  # noqa: F401
         classifier_cmd,
+        decontam_cmd,
         eval_cmd,
         retrieval_cmd,
         run_cmd,
