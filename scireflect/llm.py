@@ -125,7 +125,7 @@ class LlamaCppChatModel(BaseChatModel):
                 max_tokens=kwargs.get("max_tokens", self.max_tokens), stop=stop, seed=self.seed)
         text = out["choices"][0]["message"].get("content") or ""
         usage = out.get("usage") or {}
-        tin, tout = int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0))
+        tin, tout = token_count(usage.get("prompt_tokens", 0)), token_count(usage.get("completion_tokens", 0))
         msg = AIMessage(content=text, usage_metadata={"input_tokens": tin, "output_tokens": tout,
                                                        "total_tokens": tin + tout},
                         response_metadata={"finish_reason": out["choices"][0].get("finish_reason"),
@@ -217,12 +217,34 @@ def _classify(e: Exception, url: str | None) -> ProviderError:
                          status=status, retryable=retryable)
 
 
+MAX_TOKEN_COUNT = 10**9  # no single call reports more; beyond it a count is a server's mistake
+
+
+def token_count(value: Any) -> int:
+    """A token count a server reported, made safe to store and add up: an integer in [0, 10^9]; anything
+    else (negative, huge, fractional nonsense, text, None) counts as 0 or the cap."""
+    if isinstance(value, bool):
+        return 0
+    if isinstance(value, str):
+        value = value.strip()
+        if not value.isdigit() or len(value) > 12:
+            return 0 if not value.isdigit() else MAX_TOKEN_COUNT
+        value = int(value)
+    if isinstance(value, float):
+        if value != value or value < 0:  # NaN or negative
+            return 0
+        value = min(value, float(MAX_TOKEN_COUNT))
+    if not isinstance(value, (int, float)):
+        return 0
+    return max(0, min(int(value), MAX_TOKEN_COUNT))
+
+
 def _reply(msg: BaseMessage, attempts: int) -> ChatReply:
     usage = getattr(msg, "usage_metadata", None) or {}
     meta = getattr(msg, "response_metadata", None) or {}
     content = msg.content if isinstance(msg.content, str) else str(msg.content)
-    return ChatReply(text=content, tokens_in=int(usage.get("input_tokens", 0)),
-                     tokens_out=int(usage.get("output_tokens", 0)),
+    return ChatReply(text=content, tokens_in=token_count(usage.get("input_tokens", 0)),
+                     tokens_out=token_count(usage.get("output_tokens", 0)),
                      model=meta.get("model_name") or meta.get("model"), attempts=attempts)
 
 

@@ -21,6 +21,10 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import ConfigDict, PrivateAttr
 
 from scireflect.errors import RETRY_STATUSES, ProviderError
+from scireflect.llm import token_count
+
+# A chat completion is text; a body bigger than this after decompression is a fault (or a gzip bomb).
+MAX_BODY_BYTES = 32 * 1024 * 1024
 
 
 def _role(m: BaseMessage) -> str:
@@ -90,9 +94,10 @@ class HttpChatModel(BaseChatModel):
             # a truncated or malformed body from an overloaded server: worth another try
             raise ProviderError(f"model call failed at {self.base_url}: malformed response ({type(e).__name__})",
                                 url=self.base_url, status=status, retryable=True) from e
-        usage = data.get("usage") or {}
-        return (text, int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0),
-                choice.get("finish_reason"), data.get("model") or self.model)
+        usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
+        return (text if isinstance(text, str) else str(text), token_count(usage.get("prompt_tokens")),
+                token_count(usage.get("completion_tokens")), choice.get("finish_reason"),
+                str(data.get("model") or self.model)[:200])
 
     # async: the batch path ---------------------------------------------------------------------
     def _session(self) -> Any:
@@ -125,11 +130,21 @@ class HttpChatModel(BaseChatModel):
 
         try:
             async with self._session().post(self.url, data=payload) as resp:
-                return resp.status, await resp.read()
+                body = bytearray()
+                async for chunk in resp.content.iter_chunked(1 << 16):  # decompressed bytes
+                    body += chunk
+                    if len(body) > MAX_BODY_BYTES:
+                        raise self._too_large()
+                return resp.status, bytes(body)
         except asyncio.TimeoutError as e:
             raise self._timed_out() from e
         except aiohttp.ClientError as e:
             raise self._unreachable(e) from e
+
+    def _too_large(self) -> ProviderError:
+        return ProviderError(f"model call failed at {self.base_url}: response larger than "
+                             f"{MAX_BODY_BYTES // (1024 * 1024)} MB after decompression", url=self.base_url,
+                             retryable=False)
 
     def _timed_out(self) -> ProviderError:
         return ProviderError(f"model call failed at {self.base_url}: timed out after {self.timeout:g}s",
@@ -155,13 +170,19 @@ class HttpChatModel(BaseChatModel):
         import httpx
 
         try:
-            r = httpx.post(self.url, content=self._payload(messages, stop, kwargs), headers=self._headers(),
-                           timeout=self.timeout)
+            with httpx.stream("POST", self.url, content=self._payload(messages, stop, kwargs),
+                              headers=self._headers(), timeout=self.timeout) as r:
+                body = bytearray()
+                for chunk in r.iter_bytes():  # decompressed bytes
+                    body += chunk
+                    if len(body) > MAX_BODY_BYTES:
+                        raise self._too_large()
+                status = r.status_code
         except httpx.TimeoutException as e:
             raise self._timed_out() from e
         except httpx.HTTPError as e:
             raise self._unreachable(e) from e
-        return self._result(r.status_code, r.content)
+        return self._result(status, bytes(body))
 
 
 def http_chat_model(settings: Any, base_url: str | None = None) -> HttpChatModel:
