@@ -13,28 +13,36 @@ from scireflect.schema import Attempt, Chunk, Question, Verdict
 MAX_FINDINGS = 8
 
 
+# What a failed answer check tells the critic; the reference's value and unit stay out.
+ANSWER_FINDINGS = {
+    "no_answer": "no final answer could be found; end with 'The answer is \\boxed{...}'",
+    "dimension_mismatch": "the final answer has the wrong physical dimension (check its units)",
+    "unequal": "the final answer is incorrect",
+}
+# Verdicts that say the checker could not decide, not that the solution is wrong: nothing for the critic.
+CHECKER_FAILURES = frozenset({"error", "timeout", "too_large", "unavailable"})
+
+
 def findings_for_critic(verdicts: list[Verdict], question: Question) -> list[str]:
-    """Verifier findings as short lines, with the reference answer kept out (no expected value or unit)."""
+    """Verifier findings as short lines, each once, with the reference answer kept out (no expected value
+    or unit). A steps verdict contributes its wrong steps, not another "the final answer is incorrect":
+    its ``unequal`` is about a derivation line."""
     lines: list[str] = []
     for v in verdicts:
-        if v.ok:
+        if v.ok or v.reason in CHECKER_FAILURES:
             continue
-        if v.verifier == "answer" or v.reason in ("unequal", "dimension_mismatch", "no_answer"):
-            text = {
-                "no_answer": "no final answer could be found; end with 'The answer is \\boxed{...}'",
-                "dimension_mismatch": "the final answer has the wrong physical dimension (check its units)",
-                "unequal": "the final answer is incorrect",
-            }.get(v.reason, f"the final answer was not accepted ({v.reason})")
-            lines.append(text)
         steps = v.details.get("steps") if isinstance(v.details, dict) else None
         if isinstance(steps, list):
             for s in steps:
                 if isinstance(s, dict) and s.get("status") == "wrong":
                     note = s.get("message") or s.get("note") or "does not hold"
                     lines.append(f"line {s.get('line', '?')}: `{str(s.get('text', ''))[:160]}` {note}")
-        elif v.verifier != "answer" and v.message:
+        elif v.verifier == "answer" or v.reason in ("dimension_mismatch", "no_answer"):
+            lines.append(ANSWER_FINDINGS.get(v.reason, f"the final answer was not accepted ({v.reason})"))
+        elif v.message:
             lines.append(f"{v.verifier}: {v.message[:300]}")
-    return [redact(line, question) for line in lines[:MAX_FINDINGS]]
+    unique = list(dict.fromkeys(redact(line, question) for line in lines))
+    return unique[:MAX_FINDINGS]
 
 
 def redact(text: str, question: Question) -> str:
