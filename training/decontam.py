@@ -9,6 +9,7 @@ and MiniLM embedding similarity (paraphrases). ``store export`` and ``train --fr
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 import logging
 import re
@@ -243,6 +244,12 @@ def _shingles(toks: Sequence[str]) -> list[bytes]:
     return list({s[i:i + SHINGLE].encode() for i in range(len(s) - SHINGLE + 1)})
 
 
+@functools.lru_cache(maxsize=1 << 20)
+def _hash32(shingle: bytes) -> int:
+    """datasketch's default hash (the first 4 bytes of SHA-1), cached: shingles repeat across texts."""
+    return int.from_bytes(hashlib.sha1(shingle).digest()[:4], "little")
+
+
 def _datasketch() -> Any:
     try:
         import datasketch
@@ -255,8 +262,8 @@ def _lsh(index: _Index, threshold: float) -> tuple[Any, list[Any]]:
     """MinHash signatures of the items and an LSH index that finds candidates a little below the threshold."""
     ds = _datasketch()
     if index._minhash is None:
-        index._minhash = {"sigs": ds.MinHash.bulk([_shingles(t) for t in index.tokens], num_perm=MINHASH_PERM,
-                                                  seed=1), "lsh": {}}
+        sigs = ds.MinHash.bulk([_shingles(t) for t in index.tokens], num_perm=MINHASH_PERM, seed=1, hashfunc=_hash32)
+        index._minhash = {"sigs": sigs, "lsh": {}}
     sigs = index._minhash["sigs"]
     lsh_t = round(max(0.1, threshold - 0.1), 2)
     if lsh_t not in index._minhash["lsh"]:
@@ -270,7 +277,8 @@ def _lsh(index: _Index, threshold: float) -> tuple[Any, list[Any]]:
 
 def _minhash_hits(index: _Index, questions: Sequence[str], threshold: float) -> list[_Hit | None]:
     lsh, sigs = _lsh(index, threshold)
-    mine = _datasketch().MinHash.bulk([_shingles(words(q)[0]) for q in questions], num_perm=MINHASH_PERM, seed=1)
+    mine = _datasketch().MinHash.bulk([_shingles(words(q)[0]) for q in questions], num_perm=MINHASH_PERM, seed=1,
+                                      hashfunc=_hash32)
     out: list[_Hit | None] = []
     for q, m in zip(questions, mine):
         best: _Hit | None = None
