@@ -114,16 +114,25 @@ def _clean(text: str) -> str:
 
 def plain(text: str) -> str:
     """Readable text for the embedding model: LaTeX markup, ``$`` and braces removed."""
-    text = re.sub(r"[${}~]|\\[,;! ]", " ", _clean(text))
-    return " ".join(text.split())
+    return _unmark(_clean(text))
+
+
+def _unmark(cleaned: str) -> str:
+    return " ".join(re.sub(r"[${}~]|\\[,;! ]", " ", cleaned).split())
 
 
 def words(text: str) -> tuple[list[str], list[str]]:
     """(normalised tokens, the same tokens as written). Lower case, LaTeX markup dropped, every number
     one token ``#``: a light edit that changes the numbers is still the same problem."""
-    shown = _TOKEN.findall(_clean(text))
-    norm = [NUM if t[0].isdigit() else t.lower() for t in shown]
-    return norm, shown
+    norm, cleaned, spans = _tokens(text)
+    return norm, [cleaned[a:b] for a, b in spans]
+
+
+def _tokens(text: str) -> tuple[list[str], str, list[tuple[int, int]]]:
+    cleaned = _clean(text)
+    found = list(_TOKEN.finditer(cleaned))
+    norm = [NUM if m.group()[0].isdigit() else m.group().lower() for m in found]
+    return norm, cleaned, [m.span() for m in found]
 
 
 def _clip(text: str, limit: int = EVIDENCE_CHARS) -> str:
@@ -207,7 +216,7 @@ def _ngram_hit(index: _Index, ngram_n: int | None, fields: Sequence[tuple[str, s
     ng = index.ngrams(ngram_n)
     best: _Hit | None = None
     for where, text in fields:
-        norm, shown = words(text)
+        norm, cleaned, spans = _tokens(text)
         hits: Counter[int] = Counter()
         for n, table in ng.table.items():
             for g in set(_ngrams(norm, n)):
@@ -216,12 +225,13 @@ def _ngram_hit(index: _Index, ngram_n: int | None, fields: Sequence[tuple[str, s
         for i, k in hits.items():
             score = k / ng.total[i]
             if score >= threshold and (best is None or score > best.score):
-                best = _Hit(i, score, f"{where}: " + _shared_run(index.tokens[i], ng.n_of[i], norm, shown))
+                a, b = _shared_run(index.tokens[i], ng.n_of[i], norm)
+                best = _Hit(i, score, f"{where}: " + _clip(_unmark(cleaned[spans[a][0]:spans[b - 1][1]])))
     return best
 
 
-def _shared_run(item: list[str], n: int, norm: list[str], shown: list[str]) -> str:
-    """The longest stretch of the record's text covered by n-grams it shares with the item, as written."""
+def _shared_run(item: list[str], n: int, norm: list[str]) -> tuple[int, int]:
+    """The longest stretch of the record's tokens covered by n-grams it shares with the item."""
     own = set(_ngrams(item, n))
     covered = [False] * len(norm)
     for p, g in enumerate(_ngrams(norm, n)):
@@ -234,7 +244,7 @@ def _shared_run(item: list[str], n: int, norm: list[str], shown: list[str]) -> s
         elif not c and start is not None:
             best = max(best, (start, p), key=lambda r: r[1] - r[0])
             start = None
-    return _clip(" ".join(shown[best[0]:best[1]]))
+    return best
 
 
 def _shingles(toks: Sequence[str]) -> list[bytes]:

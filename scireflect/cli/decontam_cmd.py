@@ -87,16 +87,22 @@ def decontaminate_cmd(
 
 
 def _print(report) -> None:  # noqa: ANN001 - a DecontamReport
-    if report.flags:
+    """One row per record and matching item, with every method that flagged it and the first's evidence."""
+    rows: dict[tuple[str, str, str], list] = {}
+    for f in report.flags:
+        rows.setdefault((f.record_id, f.benchmark, f.item_id), []).append(f)
+    if rows:
         table = Table(title="flagged records")
-        for col in ("record", "question", "method", "score"):
-            table.add_column(col, no_wrap=True, justify="right" if col == "score" else "left")
+        for col in ("record", "question"):
+            table.add_column(col, no_wrap=True)
         table.add_column("benchmark item", overflow="fold")
+        table.add_column("methods (score)", overflow="fold")
         table.add_column("evidence", overflow="fold", ratio=1)
-        for f in report.flags:
-            bench = Path(f.benchmark).name if len(f.benchmark) > 24 else f.benchmark
-            table.add_row(*(escape(x) for x in (f.record_id, f.question_id, f.method, f"{f.score:.2f}",
-                                                f"{bench}: {f.item_id}", f.evidence)))
+        for (record_id, bench, item_id), flags in rows.items():
+            shown = Path(bench).name if len(bench) > 24 else bench
+            methods = ", ".join(f"{f.method} {f.score:.2f}" for f in flags)
+            table.add_row(*(escape(x) for x in (record_id, flags[0].question_id, f"{shown}: {item_id}", methods,
+                                                flags[0].evidence)))
         console.print(table)
     items = sum(report.benchmarks.values())
     console.print(f"{len(report.flagged_ids())} of {report.checked} records flagged against {items} benchmark "
