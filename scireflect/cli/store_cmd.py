@@ -222,3 +222,37 @@ def _threshold(settings: Any) -> float | None:
         return float(read_meta(directory)["threshold"])
     except Exception:  # noqa: BLE001 - the histogram is still useful without the line
         return None
+
+
+@store_app.command("rescore")
+@cli_errors
+def rescore_cmd(run: RunOpt = None,
+                dry_run: Annotated[bool, typer.Option("--dry-run", help="count what would change, store nothing")
+                                   ] = False,
+                home: HomeOpt = None, as_json: JsonOpt = False, debug: DebugOpt = False) -> None:
+    """Apply the workspace's current quality classifier to the stored records (after `classifier train`)."""
+    from scireflect.errors import ConfigError
+    from scireflect.store import open_stores
+    from scireflect.store.rescore import rescore
+    from scireflect.training.gate import load_gate
+
+    settings = settings_from(home=home)
+    gate = load_gate(settings)
+    if not gate.trained:
+        raise ConfigError(f"no classifier is trained under {gate.where}; train one with "
+                          "`scireflect classifier train LABELED.jsonl`")
+    stores = open_stores(settings)
+    try:
+        result = rescore(stores, gate, run_id=run, dry_run=dry_run)
+    finally:
+        stores.close()
+    if as_json:
+        print_json(result.to_json())
+        return
+    changes = ", ".join(f"{n} {k}" for k, n in sorted(result.changes.items())) or "none"
+    verb = "would rescore" if dry_run else "rescored"
+    console.print(f"{verb} {result.records} record(s) with classifier {result.classifier_version} "
+                  f"(threshold {result.threshold:.3f}): {changes}", highlight=False, markup=False)
+    if result.missing_traces:
+        console.print(f"{result.missing_traces} record(s) skipped: their trace is missing or not verified",
+                      highlight=False, markup=False)

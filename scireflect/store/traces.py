@@ -235,6 +235,17 @@ class RunStore:
                 status=status, finished_at=run.finished_at, counts=run.counts, tokens=run.tokens,
                 cost_usd=run.cost_usd))
 
+    def shift_counts(self, run_id: str, delta: dict[str, int]) -> None:
+        """Move traces between a run's status counts (a rescore turned accepted traces into gated-out ones)."""
+        with self.engine.begin() as conn:
+            row = conn.execute(select(runs.c.counts).where(runs.c.id == run_id)).first()
+            if row is None:
+                return
+            counts = dict(row[0] or {})
+            for status, n in delta.items():
+                counts[status] = max(0, int(counts.get(status, 0)) + n)
+            conn.execute(update(runs).where(runs.c.id == run_id).values(counts=counts))
+
     def get(self, run_id: str) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
             row = conn.execute(select(runs).where(runs.c.id == run_id)).mappings().first()

@@ -93,3 +93,71 @@ def test_eval_cross_validates_without_a_trained_classifier(workspace: dict[str, 
     res = CliRunner().invoke(app, ["classifier", "eval", str(workspace["subset"]), "--cv", "--json"])
     assert res.exit_code == 0, res.output
     assert json.loads(res.stdout)["roc_auc"] > 0.85
+
+
+def _stored_traces(home: Path, n: int = 6) -> list[str]:
+    """Verified traces stored before any classifier existed (the gate passed them all), in one run."""
+    from scireflect.schema import Gate, Run
+    from scireflect.settings import Settings
+    from scireflect.store import open_stores
+    from tests.unit.test_store_records import make_trace
+
+    stores = open_stores(Settings(home=home))
+    try:
+        run = Run(id="r_rescore", counts={"accepted_cot": n})
+        stores.runs.create(run)
+        stores.runs.finish(run)
+        ids = []
+        for i in range(n):
+            t = make_trace(100 + i, run_id=run.id)
+            t.gate = Gate(decision="pass", reason="no classifier is trained; the gate passes everything")
+            if i % 2:  # a bad solution: the answer alone, no working
+                t.attempts[-1].solution = f"\\boxed{{{2 * (100 + i)}}}"
+            stores.traces.start(t)
+            stores.traces.finish(t)
+            stores.records.add_from_trace(t)
+            ids.append(t.id)
+        return ids
+    finally:
+        stores.close()
+
+
+def test_rescore_applies_a_newly_trained_classifier_to_stored_records(workspace: dict[str, Any]) -> None:
+    from scireflect.settings import Settings
+    from scireflect.store import open_stores
+
+    home = workspace["home"]
+    ids = _stored_traces(home)
+    dry = CliRunner().invoke(app, ["store", "rescore", "--dry-run", "--run", "r_rescore", "--home", str(home),
+                                   "--json"])
+    assert dry.exit_code == 0, dry.output
+    assert json.loads(dry.stdout)["records"] == 6
+    res = CliRunner().invoke(app, ["store", "rescore", "--run", "r_rescore", "--home", str(home), "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert out["records"] == 6 and out["classifier_version"] == workspace["meta"]["version"]
+    stores = open_stores(Settings(home=home))
+    try:
+        recs = [stores.records.get(i) for i in ids]
+        traces = [stores.traces.get(i, with_events=False) for i in ids]
+        assert all(r.gate_score is not None and r.provenance["classifier_version"] == out["classifier_version"]
+                   for r in recs)
+        for r, t in zip(recs, traces):  # the status everyone sees follows the new decision
+            assert t.status == ("gated_out" if r.gate_decision == "reject" else "accepted_cot"), t.reason
+            assert f"gate: {r.gate_decision}" in t.reason
+        rejected = sum(r.gate_decision == "reject" for r in recs)
+        assert rejected >= 3, [r.gate_score for r in recs]  # the answer-only solutions fail the gate
+        assert max(r.gate_score for r in recs[1::2]) < min(r.gate_score for r in recs[0::2])
+        assert out["changes"].get("pass -> reject", 0) == rejected
+        counts = stores.runs.get("r_rescore")["counts"]
+        assert counts.get("gated_out", 0) == rejected and counts["accepted_cot"] == 6 - rejected
+    finally:
+        stores.close()
+    human = CliRunner().invoke(app, ["store", "rescore", "--run", "r_rescore", "--home", str(home)])
+    assert human.exit_code == 0 and "rescored 6 record(s)" in human.output
+
+
+def test_rescore_without_a_classifier_is_one_line(home: Path) -> None:
+    res = CliRunner().invoke(app, ["store", "rescore"])
+    assert res.exit_code == 2 and "no classifier is trained" in res.output
+    assert "Traceback" not in res.output
