@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Iterator, Optional
 
 import typer
+from rich.markup import escape
 
 from scireflect.cli import app
 from scireflect.cli.common import (DebugOpt, HomeOpt, JsonOpt, cli_errors, console, err_console, print_json,
@@ -21,7 +24,7 @@ CollectionOpt = Annotated[Optional[str], typer.Option("--collection", help="Chro
 @cli_errors
 def ingest_cmd(
     paths: Annotated[Optional[list[Path]], typer.Argument(
-        help="PDF, Markdown, LaTeX or text files, or folders of them", show_default=False)] = None,
+        metavar="PATH", help="PDF, Markdown, LaTeX or text files, or folders of them", show_default=False)] = None,
     prune: Annotated[bool, typer.Option("--prune", help="remove chunks of files that no longer exist")] = False,
     subject: Annotated[Optional[str], typer.Option(
         "--subject", help="subject for every file (default: front matter, else the first folder name)")] = None,
@@ -43,7 +46,7 @@ def ingest_cmd(
     else:
         report = _ingest_with_progress(list(paths or []), settings, subject, prune)
     for path, reason in report.skipped:
-        err_console.print(f"skipped {path}: {reason}", highlight=False, soft_wrap=True)
+        err_console.print(f"skipped {escape(str(path))}: {escape(reason)}", highlight=False, soft_wrap=True)
     if json_out:
         print_json(report.as_dict())
     else:
@@ -52,7 +55,7 @@ def ingest_cmd(
             f"{report.unchanged_files} unchanged, {len(report.skipped)} skipped"
             + (f", {len(report.pruned_files)} pruned" if prune else "")
             + f"; chunks +{report.chunks_added} -{report.chunks_removed}, {report.total_chunks} in "
-              f"'{settings.collection}' ({report.seconds:.1f} s)", highlight=False, soft_wrap=True)
+              f"'{escape(settings.collection)}' ({report.seconds:.1f} s)", highlight=False, soft_wrap=True)
     if report.skipped:
         raise typer.Exit(1)
 
@@ -81,7 +84,9 @@ def _ingest_with_progress(paths: list[Path], settings, subject: str | None, prun
 @app.command("search")
 @cli_errors
 def search_cmd(
-    query: Annotated[str, typer.Argument(help="what to look for", show_default=False)],
+    query: Annotated[str, typer.Argument(
+        metavar="QUERY", help="what to look for, or '-' to read one query per line from stdin (the embedding "
+        "model loads once for all of them)", show_default=False)],
     k: Annotated[int, typer.Option("-k", "--k", min=1, max=100, help="number of chunks")] = 5,
     subject: Annotated[Optional[str], typer.Option("--subject", help="only this subject")] = None,
     source: Annotated[Optional[str], typer.Option("--source", help="only this file (as shown, or its name)")] = None,
@@ -89,7 +94,8 @@ def search_cmd(
     chroma_url: ChromaUrlOpt = None,
     collection: CollectionOpt = None,
     home: HomeOpt = None,
-    json_out: JsonOpt = False,
+    json_out: Annotated[bool, typer.Option("--json", help="print JSON: the chunks as a list; with '-', "
+                                           "one line per query: {\"query\": ..., \"chunks\": [...]}")] = False,
     debug: DebugOpt = False,
 ) -> None:
     """Print the chunks that best match QUERY, with source, page and section."""
@@ -98,15 +104,45 @@ def search_cmd(
     settings = settings_from(home=home, chroma_url=chroma_url, collection=collection)
     from scireflect.tools.retrieval import open_retriever
 
-    # Searching by hand works even where runs have retrieval switched off.
+    # Searching by hand works even where runs have retrieval switched off. The retriever (and with it the
+    # loaded embedding model) is kept for every query of this command.
     retriever = open_retriever(settings.model_copy(update={"retrieval": True}))
     if retriever is None:
         raise ConfigError(f"nothing ingested in collection '{settings.collection}' "
                           f"({settings.chroma_url or settings.home}); run: scireflect ingest PATH")
-    chunks = retriever.search(query, k, {"subject": subject, "source": source}, mode=mode)  # type: ignore[arg-type]
-    if json_out:
-        print_json([c.model_dump() for c in chunks])
+    if mode != "bm25" and err_console.is_terminal and not json_out:
+        with err_console.status("loading the embedding model", spinner="dots"):
+            retriever.warmup()
+    many = query == "-"
+    filters = {"subject": subject, "source": source}
+    for q in _queries(query):
+        chunks = retriever.search(q, k, filters, mode=mode)  # type: ignore[arg-type]
+        if json_out:
+            rows = [c.model_dump() for c in chunks]
+            if many:
+                sys.stdout.write(json.dumps({"query": q, "chunks": rows}, ensure_ascii=False) + "\n")
+                sys.stdout.flush()
+            else:
+                print_json(rows)
+            continue
+        if many:
+            console.print(f"[bold]query:[/bold] {escape(q)}", highlight=False, soft_wrap=True)
+        _print_chunks(chunks)
+        if many and not chunks:
+            console.print()
+
+
+def _queries(query: str) -> Iterator[str]:
+    """QUERY itself, or for '-' each line of stdin as it arrives (blank lines skipped)."""
+    if query != "-":
+        yield query
         return
+    for line in sys.stdin:
+        if line.strip():
+            yield line.strip()
+
+
+def _print_chunks(chunks: list[Any]) -> None:
     if not chunks:
         console.print("no matching chunks", highlight=False)
         return
@@ -114,8 +150,8 @@ def search_cmd(
         where = c.source + (f" p.{c.page}" if c.page is not None else "")
         section = f" · {c.section}" if c.section else ""
         subj = f" [{c.subject}]" if c.subject else ""
-        console.print(f"[bold]{rank}. {where}{section}[/bold]{subj}  score={c.score:.4f}  id={c.id[:12]}",
-                      highlight=False, soft_wrap=True)
+        console.print(f"[bold]{rank}. {escape(where + section)}[/bold]{escape(subj)}  score={c.score:.4f}  "
+                      f"id={escape(c.id[:12])}", highlight=False, soft_wrap=True)
         console.print(_snippet(c.text), highlight=False, markup=False, soft_wrap=True)
         console.print()
 

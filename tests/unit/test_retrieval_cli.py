@@ -40,3 +40,30 @@ def test_search_with_nothing_ingested(tmp_path):
 def test_search_rejects_unknown_mode(tmp_path):
     r = runner.invoke(app, ["search", "x", "--mode", "magic", "--home", str(tmp_path)])
     assert r.exit_code == 2
+
+
+def test_the_embedding_model_loads_once_per_cache(monkeypatch):
+    """A retriever keeps its model loaded (`search -` answers every stdin query with one load); two
+    embedding functions share a load only through a cache they are both given, never a hidden global."""
+    import numpy as np
+
+    from scireflect.tools.retrieval import embeddings
+
+    loads: list[str] = []
+
+    class _Model:
+        def encode(self, texts, **_):
+            return np.ones((len(texts), 4), dtype=np.float32)
+
+    monkeypatch.setattr(embeddings, "_load", lambda key: loads.append(key) or _Model())
+    monkeypatch.setattr(embeddings, "_threads_for", lambda n: __import__("contextlib").nullcontext())
+    ef = embeddings.SentenceTransformerEmbedding()
+    ef(["a"]), ef(["b", "c"])
+    assert len(loads) == 1 and len(ef.models) == 1
+    embeddings.SentenceTransformerEmbedding()(["a"])  # its own cache: its own load
+    assert len(loads) == 2
+    shared = embeddings.ModelCache()
+    for _ in range(3):
+        embeddings.SentenceTransformerEmbedding(models=shared)(["a"])
+    assert len(loads) == 3
+    assert "models" not in ef.get_config()  # the stored collection config is unchanged

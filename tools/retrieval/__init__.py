@@ -16,11 +16,13 @@ if TYPE_CHECKING:
 __all__ = ["Retriever", "open_retriever"]
 
 
-def open_retriever(settings) -> "Retriever | None":
+def open_retriever(settings, models=None) -> "Retriever | None":
     """The workspace's retriever, or None when retrieval is off or nothing has been ingested.
 
     The None answer costs one small file read (no Chroma, no model), so runs without textbooks stay
     fast. With ``chroma_url`` set the server is asked, since the collection may have been filled elsewhere.
+    The embedding model loads once per retriever (or per ``models``, an ``embeddings.ModelCache``), so keep
+    the retriever to query repeatedly.
     """
     if not settings.retrieval:
         return None
@@ -32,7 +34,7 @@ def open_retriever(settings) -> "Retriever | None":
             return None
     from scireflect.tools.retrieval.retriever import Retriever
 
-    return Retriever.open(settings)
+    return Retriever.open(settings, models=models)
 
 
 def __getattr__(name: str):

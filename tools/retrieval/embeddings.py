@@ -27,11 +27,6 @@ ST_NAME = "scireflect-sentence-transformers"
 OPENAI_NAME = "scireflect-openai"
 API_KEY_ENV = "SCIREFLECT_EMBEDDING_API_KEY"
 
-# One loaded model per resolved directory and process; the lock also serialises encode(), because a
-# fast tokenizer used from two threads at once raises "Already borrowed".
-_MODELS: dict[str, Any] = {}
-_MODELS_LOCK = threading.Lock()
-
 
 def resolve_model_dir(model: str) -> Path:
     """The local directory of a sentence-transformers model; never a hub download."""
@@ -48,24 +43,44 @@ def resolve_model_dir(model: str) -> Path:
                       "model directory (models are never downloaded at run time)")
 
 
-def _load(model_dir: Path) -> tuple[Any, threading.Lock]:
-    key = str(model_dir.resolve())
-    with _MODELS_LOCK:
-        if key not in _MODELS:
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-            try:
-                from sentence_transformers import SentenceTransformer
-                from transformers.utils import logging as hf_logging
-            except ImportError as e:
-                raise missing_dependency("sentence-transformers", "retrieval") from e
-            hf_logging.disable_progress_bar()  # "Loading weights" bars would clutter every command's stderr
-            try:
-                st = SentenceTransformer(key, device="cpu", local_files_only=True)
-            except Exception as e:
-                raise ConfigError(f"cannot load embedding model from {key}: {e}") from e
-            _MODELS[key] = (st, threading.Lock())
-        return _MODELS[key]
+class ModelCache:
+    """Loaded sentence-transformers models, one per resolved directory, kept as long as this object is.
+
+    Loading costs seconds (torch and sentence-transformers imports, then the weights) against milliseconds
+    per query, so whoever queries repeatedly owns one: a Retriever makes its own unless given one, and a
+    caller that opens several retrievers or ingests and then searches can pass the same cache to each.
+    Each model comes with a lock that serialises encode(): a fast tokenizer used from two threads at once
+    raises "Already borrowed".
+    """
+
+    def __init__(self) -> None:
+        self._models: dict[str, tuple[Any, threading.Lock]] = {}
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._models)
+
+    def get(self, model_dir: Path) -> tuple[Any, threading.Lock]:
+        key = str(model_dir.resolve())
+        with self._lock:
+            if key not in self._models:
+                self._models[key] = (_load(key), threading.Lock())
+            return self._models[key]
+
+
+def _load(key: str) -> Any:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    try:
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+    except ImportError as e:
+        raise missing_dependency("sentence-transformers", "retrieval") from e
+    hf_logging.disable_progress_bar()  # "Loading weights" bars would clutter every command's stderr
+    try:
+        return SentenceTransformer(key, device="cpu", local_files_only=True)
+    except Exception as e:
+        raise ConfigError(f"cannot load embedding model from {key}: {e}") from e
 
 
 SMALL_BATCH = 8
@@ -90,15 +105,17 @@ def _threads_for(n_texts: int):
 
 @register_embedding_function
 class SentenceTransformerEmbedding(EmbeddingFunction[Documents]):
-    """A sentence-transformers model from a local directory; loaded on first use."""
+    """A sentence-transformers model from a local directory; loaded on first use into ``models``
+    (a cache of this function's own unless one is given; it is not part of the stored config)."""
 
-    def __init__(self, model: str = BUNDLED, batch_size: int = 32):
+    def __init__(self, model: str = BUNDLED, batch_size: int = 32, models: ModelCache | None = None):
         self.model = model
         self.batch_size = batch_size
+        self.models = models if models is not None else ModelCache()
         self._dir = resolve_model_dir(model)
 
     def __call__(self, input: Documents) -> list:
-        st, lock = _load(self._dir)
+        st, lock = self.models.get(self._dir)
         texts = list(input)
         with lock, _threads_for(len(texts)):
             vecs = st.encode(texts, batch_size=self.batch_size, normalize_embeddings=True,
@@ -172,11 +189,11 @@ class OpenAIEmbedding(EmbeddingFunction[Documents]):
                                float(config.get("timeout_s", 60.0)))
 
 
-def embedding_function(settings) -> Any:
+def embedding_function(settings, models: ModelCache | None = None) -> Any:
     """The embedding function the settings ask for (nothing is loaded until it is first called)."""
     if settings.embedding_url:
         return OpenAIEmbedding(settings.embedding_url, settings.embedding_model)
-    return SentenceTransformerEmbedding(settings.embedding_model)
+    return SentenceTransformerEmbedding(settings.embedding_model, models=models)
 
 
 def same_embedding(a: dict | None, b: dict | None) -> bool:

@@ -67,12 +67,12 @@ def discover(paths: list[Path], report: IngestReport) -> list[_File]:
     return found
 
 
-def open_for_ingest(settings) -> tuple[Any, Any]:
+def open_for_ingest(settings, models: Any = None) -> tuple[Any, Any]:
     """(collection, embedding function); refuses to mix vectors of two different models in one collection."""
     from scireflect.tools.retrieval import embeddings
 
     cl = store.client(settings)  # an unreachable server fails here, before the model loads
-    ef = embeddings.embedding_function(settings)
+    ef = embeddings.embedding_function(settings, models=models)
     col = store.get_collection(cl, settings)
     if col is None:
         return store.create_collection(cl, settings, ef), ef
@@ -86,13 +86,13 @@ def open_for_ingest(settings) -> tuple[Any, Any]:
 
 
 def ingest(paths: list[Path], settings, subject: str | None = None, prune: bool = False,
-           progress: Progress | None = None) -> IngestReport:
+           progress: Progress | None = None, models: Any = None) -> IngestReport:
     from scireflect.tools.retrieval.retriever import build_index
 
     t0 = time.perf_counter()
     report = IngestReport()
     files = discover([Path(p) for p in paths], report)
-    col, ef = open_for_ingest(settings)
+    col, ef = open_for_ingest(settings, models=models)
     if progress:
         progress("files_total", len(files))
     for f in files:

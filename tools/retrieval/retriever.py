@@ -59,13 +59,16 @@ class Retriever:
         self._cache_lock = threading.Lock()
 
     @classmethod
-    def open(cls, settings) -> "Retriever | None":
-        """The retriever for the settings' collection, or None when it does not exist or is empty."""
+    def open(cls, settings, models: Any = None) -> "Retriever | None":
+        """The retriever for the settings' collection, or None when it does not exist or is empty.
+
+        ``models``: an ``embeddings.ModelCache`` to load the embedding model into (default: the retriever's
+        own, so the model stays loaded for as long as the retriever is kept)."""
         cl = store.client(settings)
         col = store.get_collection(cl, settings)
         if col is None or col.count() == 0:
             return None
-        ef = store.collection_ef(col)
+        ef = store.collection_ef(col, models=models)
         directory = store.bm25_dir(settings)
         index = local_index.LocalIndex.load(directory)
         if index is None or index.generation != store.generation(col) or len(index) != col.count():

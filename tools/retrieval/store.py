@@ -132,8 +132,9 @@ def stored_embedding(collection) -> dict[str, Any] | None:
     return {"name": ef.get("name"), "config": ef.get("config") or {}}
 
 
-def collection_ef(collection) -> Any:
-    """The collection's own embedding function, built from its stored config (not from settings)."""
+def collection_ef(collection, models: Any = None) -> Any:
+    """The collection's own embedding function, built from its stored config (not from settings); a local
+    model loads into ``models`` (an ``embeddings.ModelCache``) when one is given."""
     from scireflect.tools.retrieval import embeddings
 
     info = stored_embedding(collection)
@@ -145,7 +146,10 @@ def collection_ef(collection) -> Any:
     if cls is None:
         raise ConfigError(f"collection '{collection.name}' uses embedding function '{info['name']}', "
                           "which scireflect does not provide")
-    return cls.build_from_config(info["config"])
+    ef = cls.build_from_config(info["config"])
+    if models is not None and isinstance(ef, embeddings.SentenceTransformerEmbedding):
+        ef.models = models
+    return ef
 
 
 def generation(collection) -> str:
