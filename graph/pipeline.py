@@ -32,6 +32,37 @@ log = logging.getLogger(__name__)
 
 NODE_AGENT = {"solve": "solver", "critique": "critic", "revise": "reviser", "revise_with_answer": "reviser"}
 
+# on_step("start", node name) when a LangGraph node starts; on_step("event", Event) when a step is recorded.
+StepCallback = Callable[[str, Any], Any]
+
+
+def _notify(on_step: StepCallback, kind: str, what: Any) -> None:
+    try:
+        on_step(kind, what)
+    except Exception:  # noqa: BLE001 - a display must not fail a question
+        log.exception("progress callback failed")
+
+
+class _EventTap:
+    """The trace store as the nodes see it, telling ``on_step`` of each event once it is stored."""
+
+    def __init__(self, traces: Any, on_step: StepCallback):
+        self._traces, self._on_step = traces, on_step
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._traces, name)
+
+    def add_event(self, event: Any) -> Any:
+        stored = self._traces.add_event(event)
+        _notify(self._on_step, "event", stored if stored is not None else event)
+        return stored
+
+    async def aadd_event(self, event: Any) -> Any:
+        add = getattr(self._traces, "aadd_event", None)
+        stored = await (add(event) if add is not None else asyncio.to_thread(self._traces.add_event, event))
+        _notify(self._on_step, "event", stored if stored is not None else event)
+        return stored
+
 
 def _optional_retriever(settings: Settings) -> Any:
     if not settings.retrieval:
@@ -117,11 +148,17 @@ class Pipeline:
 
         self.settings = settings
         self.stores = stores
+        if registry is None:
+            # Plugin verifiers run only when named (settings.verifiers, --verifier): an installed package
+            # must not change every run's verdicts. Unnamed, the built-ins run on what they apply to.
+            registry = default_registry(plugins=settings.verifiers is not None)
+        for name in settings.verifiers or []:
+            registry.get(name)  # an unknown name fails here, in one line, not as an error in every trace
         if models is None:
             models = default_models(settings)
         self.context = GraphContext(
             settings=settings, models=models, traces=stores.traces,
-            registry=registry or default_registry(),
+            registry=registry,
             retriever=_optional_retriever(settings) if retriever == "auto" else retriever,
             gate=_optional_gate(settings) if gate == "auto" else gate,
             model_name=model_name(settings))
@@ -151,10 +188,13 @@ class Pipeline:
         Otherwise the graph goes straight to solve (a step less per question: no event saying it is off)."""
         return retrieval_enabled(self.settings, q) and self.context.retriever is not None
 
-    async def _invoke(self, graph: Any, inputs: dict[str, Any] | None, q: Question, ctx: GraphContext) -> dict[str, Any]:
+    async def _invoke(self, graph: Any, inputs: dict[str, Any] | None, q: Question, ctx: GraphContext,
+                      on_step: StepCallback | None = None) -> dict[str, Any]:
         """Run the graph to its end; a failure of the graph itself becomes this trace's error."""
         try:
-            return await graph.ainvoke(inputs, config=self._config(q), context=ctx)
+            if on_step is None:
+                return await graph.ainvoke(inputs, config=self._config(q), context=ctx)
+            return await self._stream(graph, inputs, q, ctx, on_step)
         except asyncio.CancelledError:
             raise
         except StoreError:
@@ -163,11 +203,28 @@ class Pipeline:
             log.exception("graph failed on question %s", q.id)
             return {"status": "error", "reason": f"graph failed: {type(e).__name__}: {e}"}
 
-    async def arun(self, q: Question, run_id: str | None = None, trace: Trace | None = None) -> Trace:
-        """Run one question to a terminal status. Never raises for model or verifier failures."""
+    async def _stream(self, graph: Any, inputs: dict[str, Any] | None, q: Question, ctx: GraphContext,
+                      on_step: StepCallback) -> dict[str, Any]:
+        """``ainvoke`` with ``on_step("start", node_name)`` as each LangGraph node starts and
+        ``on_step("event", event)`` as each step's Event is recorded (verify and gate run inside the
+        attempt's node, so they arrive as events only)."""
+        ctx = dataclasses.replace(ctx, traces=_EventTap(ctx.traces, on_step))
+        state: dict[str, Any] = {}
+        async for mode, chunk in graph.astream(inputs, config=self._config(q), context=ctx,
+                                               stream_mode=["tasks", "values"]):
+            if mode == "values":
+                state = chunk
+            elif isinstance(chunk, dict) and "input" in chunk and chunk.get("name"):
+                _notify(on_step, "start", chunk["name"])
+        return state
+
+    async def arun(self, q: Question, run_id: str | None = None, trace: Trace | None = None,
+                   on_step: StepCallback | None = None) -> Trace:
+        """Run one question to a terminal status. Never raises for model or verifier failures.
+        ``on_step``: see ``_stream`` (a progress display; its failures are logged, never raised)."""
         trace = trace or self.new_trace(q, run_id)
         await asyncio.to_thread(self.stores.traces.start, trace)
-        state = await self._invoke(self.graph, self._inputs(q, trace), q, self.context)
+        state = await self._invoke(self.graph, self._inputs(q, trace), q, self.context, on_step)
         return await asyncio.to_thread(self._finish, trace, state)
 
     @staticmethod
@@ -195,10 +252,10 @@ class Pipeline:
         stored = self.stores.traces.get(trace.id)
         return stored or trace
 
-    def run(self, q: Question, run_id: str | None = None) -> Trace:
+    def run(self, q: Question, run_id: str | None = None, on_step: StepCallback | None = None) -> Trace:
         async def main() -> Trace:
             try:
-                return await self.arun(q, run_id)
+                return await self.arun(q, run_id, on_step=on_step)
             finally:
                 await self.aclose_models()
 
@@ -211,6 +268,13 @@ class Pipeline:
                 await m.aclose()
 
     # --- batches ---------------------------------------------------------------------------
+    def finished(self, questions: Iterable[Question]) -> int:
+        """How many of ``questions`` already have a finished trace under this pipeline version (a batch
+        skips those); when that is all of them, a run would record nothing, so callers start none."""
+        ids = [q.id for q in questions]
+        known = known_traces(self.stores.engine, self.version, ids)
+        return sum(1 for qid in dict.fromkeys(ids) if qid in known and known[qid].finished)
+
     def start_run(self, input_path: str | None) -> Run:
         run = Run(input_path=input_path, settings=self.settings.snapshot(), pipeline_version=self.version)
         return self.stores.runs.create(run)
