@@ -3,6 +3,7 @@ difference, McNemar's exact test on the paired outcomes, and a bar chart PNG."""
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -51,8 +52,15 @@ def compare_runs(settings: Settings, ref_a: str, ref_b: str, out: Path | None = 
     return result
 
 
+def _wrap(text: str, width: int) -> str:
+    return "\n".join(textwrap.wrap(text, width, break_on_hyphens=False, break_long_words=False)) or text
+
+
 def bar_chart(rows: list[dict[str, Any]], label_a: str, label_b: str, path: Path) -> Path:
-    """Grouped bars of accuracy per subject with Wilson 95% error bars."""
+    """Grouped bars of accuracy per subject with Wilson 95% error bars and each subject's McNemar p.
+
+    The p-values sit in a band above the bars (no interval reaches past 1.0) and the legend, with
+    the full run ids, goes below the axes, so neither covers the other or the bars."""
     try:
         import matplotlib
 
@@ -60,23 +68,26 @@ def bar_chart(rows: list[dict[str, Any]], label_a: str, label_b: str, path: Path
         import matplotlib.pyplot as plt
     except ImportError as e:
         raise missing_dependency("matplotlib", "classifier") from e
-    names = [r["subject"] for r in rows]
     xs = range(len(rows))
     width = 0.38
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * len(rows) + 2), 4.2))
-    for offset, key, ci, label in ((-width / 2, "acc_a", "ci_a", label_a), (width / 2, "acc_b", "ci_b", label_b)):
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.1 * len(rows) + 2), 4.8), layout="constrained")
+    for offset, key, ci, label in ((-width / 2, "acc_a", "ci_a", f"A: {label_a}"),
+                                   (width / 2, "acc_b", "ci_b", f"B: {label_b}")):
         vals = [r[key] for r in rows]
         # max(0, ...): at 0% or 100% the interval's end can differ from the value by rounding noise.
         err = [[max(0.0, v - r[ci][0]) for v, r in zip(vals, rows)],
                [max(0.0, r[ci][1] - v) for v, r in zip(vals, rows)]]
-        ax.bar([x + offset for x in xs], vals, width, yerr=err, capsize=3, label=label[:48])
+        ax.bar([x + offset for x in xs], vals, width, yerr=err, capsize=3, label=_wrap(label, 90))
     for x, r in zip(xs, rows):
-        ax.text(x, 1.02, f"p={r['p_value']:.2g}", ha="center", fontsize=7)
-    ax.set_xticks(list(xs), [f"{n}\n(n={r['n']})" for n, r in zip(names, rows)], fontsize=8, rotation=0)
-    ax.set_ylim(0, 1.1)
+        ax.text(x, 1.07, f"p={r['p_value']:.2g}", ha="center", va="center", fontsize=7)
+    ax.axhline(1.0, color="0.85", linewidth=0.8, zorder=0)
+    ax.set_title("p: two-sided exact McNemar test on the items both runs scored", fontsize=8, color="0.3")
+    ax.set_xticks(list(xs), [f"{_wrap(r['subject'], 14)}\n(n={r['n']})" for r in rows], fontsize=8)
+    ax.set_xlim(-0.6, len(rows) - 0.4)
+    ax.set_ylim(0, 1.14)
+    ax.set_yticks([0, 0.2, 0.4, 0.6, 0.8, 1.0])
     ax.set_ylabel("accuracy (95% Wilson CI)")
-    ax.legend(fontsize=7, loc="upper right")
-    fig.tight_layout()
+    fig.legend(loc="outside lower center", fontsize=7, frameon=False)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path, dpi=120)
