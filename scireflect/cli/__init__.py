@@ -5,10 +5,28 @@ Each command group lives in its own module and registers itself on ``app``.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
-app = typer.Typer(name="scireflect", no_args_is_help=True, add_completion=False,
+# Plain (click-style) help: typer's Rich help reads "[default: ...]" and "[env: ...]" in help texts as
+# markup and drops them, and shows <bool> for every flag.
+app = typer.Typer(name="scireflect", no_args_is_help=True, add_completion=False, rich_markup_mode=None,
                   help="Verified, self-reflective reasoning data for science and math models.")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from scireflect import __version__
+
+        typer.echo(f"scireflect {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                                help="print the version and exit")] = False) -> None:
+    pass  # options of `scireflect` itself; the app's help text is the Typer's
 
 
 def _register() -> None:

@@ -158,17 +158,17 @@ def list_cmd(benchmarks: Annotated[bool, typer.Option("--benchmarks", help="list
     if not runs:
         console.print("no evaluation runs yet; start one with: scireflect eval --benchmark NAME")
         return
-    table = Table()
-    for col in ("run", "benchmark", "model", "prompt", "scored", "accuracy", "status", "started"):
-        table.add_column(col)
+    from scireflect.cli.common import print_rows
+
+    rows = []
     for m in runs:
         be, counts = m.get("backend") or {}, m.get("counts") or {}
         overall = (m.get("summary") or {}).get("overall") or {}
         pr = m.get("prompt") or {}
-        table.add_row(m.get("id", "?"), (m.get("benchmark") or {}).get("name", "?"),
-                      f"{be.get('provider', '?')}:{be.get('model', '?')}" + (" +adapter" if be.get("adapter") else ""),
-                      f"{pr.get('style', '?')}, {pr.get('shots', '?')}-shot",
-                      f"{counts.get('scored', 0)}/{counts.get('items', 0)}",
-                      _pct(overall["accuracy"]) if overall.get("n") else "-", str(m.get("status", "?")),
-                      str(m.get("started_at", ""))[:19])
-    console.print(table)
+        rows.append([str(m.get("id", "?")), str((m.get("benchmark") or {}).get("name", "?")),
+                     _pct(overall["accuracy"]) if overall.get("n") else "-",
+                     f"{counts.get('scored', 0)}/{counts.get('items', 0)}", str(m.get("status", "?")),
+                     str(m.get("started_at", ""))[:19], f"{pr.get('style', '?')}, {pr.get('shots', '?')}-shot",
+                     f"{be.get('provider', '?')}:{be.get('model', '?')}" + (" +adapter" if be.get("adapter") else "")])
+    # Run ids whole (a Rich table cut them): `eval compare` takes them; the model name gives way on a terminal.
+    print_rows(["run", "benchmark", "accuracy", "scored", "status", "started", "prompt", "model"], rows, flex=7)

@@ -9,10 +9,10 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.markup import escape
 from rich.panel import Panel
-from rich.table import Table
 
 from scireflect.cli import app
-from scireflect.cli.common import DebugOpt, HomeOpt, JsonOpt, cli_errors, console, err_console, print_json, settings_from
+from scireflect.cli.common import (DebugOpt, HomeOpt, JsonOpt, cli_errors, console, err_console, print_json, print_rows,
+                                   settings_from)
 from scireflect.errors import InputError
 from scireflect.schema import TRACE_STATUSES, Trace
 
@@ -42,24 +42,32 @@ _STATUS_HELP = "filter by status: " + ", ".join(TRACE_STATUSES) + " (gated_out: 
 def list_(status: Annotated[Optional[str], typer.Option("--status", help=_STATUS_HELP)] = None,
           run: Annotated[Optional[str], typer.Option("--run", help="filter by run id")] = None,
           subject: Annotated[Optional[str], typer.Option("--subject")] = None,
-          limit: Annotated[int, typer.Option("--limit", min=1)] = 50,
+          limit: Annotated[int, typer.Option("--limit", min=1, help="show at most N traces (the newest)")] = 50,
           home: HomeOpt = None, as_json: JsonOpt = False, debug: DebugOpt = False) -> None:
-    """Traces, newest first."""
+    """Traces, newest first; says "showing N of M" when --limit cuts the list."""
     if status is not None and status not in TRACE_STATUSES:
         raise InputError(f"unknown status {status!r}; choose one of: {', '.join(TRACE_STATUSES)}")
-    rows = _stores(home).traces.list(status=status, run_id=run, subject=subject, limit=limit)
+    traces = _stores(home).traces
+    rows = traces.list(status=status, run_id=run, subject=subject, limit=limit)
+    total = traces.count(status=status, run_id=run, subject=subject) if len(rows) >= limit else len(rows)
+    cut = (f"showing {len(rows)} of {total} traces (newest first); see more with --limit {total}"
+           if total > len(rows) else "")
     if as_json:
         print_json([{k: r[k] for k in ("id", "question_id", "run_id", "status", "stage", "reason", "subject",
                                         "gate_score", "gate_decision", "tokens_in", "tokens_out", "created_at")}
                     for r in rows])
+        if cut:
+            err_console.print(cut, highlight=False, soft_wrap=True)
         return
-    table = Table()
-    for col in ("id", "question", "status", "stage", "subject", "tokens", "reason"):
-        table.add_column(col, overflow="fold")
-    for r in rows:
-        table.add_row(r["id"], escape(r["question_id"]), r["status"], r["stage"] or "", r["subject"] or "",
-                      str(r["tokens_in"] + r["tokens_out"]), escape((r["reason"] or "")[:80]))
-    console.print(table)
+    if not rows:
+        console.print("no traces" + (" match these filters" if status or run or subject else " yet"), highlight=False)
+        return
+    # Ids whole on one line: they are typed back into `traces show`; the reason gives way on a terminal.
+    print_rows(["id", "status", "stage", "tokens", "subject", "question", "reason"],
+               [[r["id"], r["status"], r["stage"] or "", str(r["tokens_in"] + r["tokens_out"]), r["subject"] or "",
+                 r["question_id"], " ".join((r["reason"] or "").split())] for r in rows], flex=6)
+    if cut:
+        console.print(cut, highlight=False, soft_wrap=True)
 
 
 @traces_app.command("show")
@@ -69,20 +77,25 @@ def show(trace_id: str, full: Annotated[bool, typer.Option("--full", help="show 
     """One trace, node by node: prompt, output, verdicts, tokens, latency."""
     trace = _get(_stores(home), trace_id)
     q = trace.question
-    head = f"[bold]{trace.id}[/bold]  question {escape(trace.question_id)}  status [bold]{trace.status}[/bold]"
-    console.print(head)
-    console.print(f"reason: {escape(trace.reason)}")
+    head = (f"[bold]{escape(trace.id)}[/bold]  question {escape(trace.question_id)}  "
+            f"status [bold]{escape(trace.status)}[/bold]")
+    console.print(head, highlight=False, soft_wrap=True)
+    console.print(f"reason: {escape(trace.reason)}", highlight=False)
     if q is not None:
-        console.print(Panel(escape(q.question), title="question", subtitle=f"reference: {escape(q.gold)}"))
+        # The reference inside the panel: a subtitle is cut to the panel's width.
+        console.print(Panel(f"{escape(q.question)}\n[dim]reference:[/dim] {escape(q.gold)}", title="question",
+                            title_align="left"), highlight=False)
     for ev in trace.events:
         _print_event(ev, full)
     g = trace.gate
-    console.print(f"gate: {g.decision} score={g.score} classifier={g.classifier_version} {escape(g.reason)}")
-    console.print(f"tokens: {trace.tokens_in} in / {trace.tokens_out} out   pipeline {trace.pipeline_version}")
+    console.print(f"gate: {escape(str(g.decision))} score={g.score} classifier={escape(str(g.classifier_version))} "
+                  f"{escape(g.reason)}", highlight=False)
+    console.print(f"tokens: {trace.tokens_in} in / {trace.tokens_out} out   pipeline {escape(trace.pipeline_version)}",
+                  highlight=False)
 
 
 def _print_event(ev: Any, full: bool) -> None:
-    title = f"#{ev.seq} {ev.node}  {ev.latency_ms:.0f} ms"
+    title = f"#{ev.seq} {escape(ev.node)}  {ev.latency_ms:.0f} ms"
     if ev.tokens_in or ev.tokens_out:
         title += f"  {ev.tokens_in}->{ev.tokens_out} tok"
     parts: list[str] = []
@@ -90,7 +103,7 @@ def _print_event(ev: Any, full: bool) -> None:
         parts.append(f"[red]error: {escape(ev.error)}[/red]")
     if full:
         for m in ev.messages_in:
-            parts.append(f"[dim]{m['role']}:[/dim] {escape(m['content'])}")
+            parts.append(f"[dim]{escape(m['role'])}:[/dim] {escape(m['content'])}")
     out = ev.output or {}
     if isinstance(out, dict) and "text" in out:
         parts.append(escape(out["text"]))
@@ -99,16 +112,22 @@ def _print_event(ev: Any, full: bool) -> None:
     if isinstance(out, dict) and "verdicts" in out:
         for v in out["verdicts"]:
             mark = "[green]ok[/green]" if v["ok"] else "[red]not ok[/red]"
-            parts.append(f"{v['verifier']}: {mark} {v['reason']} {escape(v.get('message') or '')}")
+            parts.append(f"{escape(v['verifier'])}: {mark} {escape(v['reason'])} {escape(v.get('message') or '')}")
     if isinstance(out, dict) and "chunks" in out:
         if not out.get("enabled", True):
             parts.append(f"[dim]{escape(out.get('reason', ''))}[/dim]")
-        for c in out["chunks"]:
-            parts.append(f"[{escape(str(c['id']))}] {escape(str(c.get('source')))} p.{c.get('page')} "
-                         f"score {c.get('score', 0):.3f}")
+        parts += [_chunk_line(c) for c in out["chunks"]]
     if ev.node == "gate" and isinstance(out, dict):
-        parts.append(f"decision {out.get('decision')} score {out.get('score')}")
-    console.print(Panel("\n".join(parts) or "[dim](no output)[/dim]", title=title, title_align="left"))
+        parts.append(escape(f"decision {out.get('decision')} score {out.get('score')}"))
+    console.print(Panel("\n".join(parts) or "[dim](no output)[/dim]", title=title, title_align="left"),
+                  highlight=False)
+
+
+def _chunk_line(c: dict[str, Any]) -> str:
+    """``[id] source p.N · section  score S``; the brackets are escaped too (``[ab12…]`` reads as a tag)."""
+    page = f" p.{c['page']}" if c.get("page") is not None else ""
+    section = f" · {c['section']}" if c.get("section") else ""
+    return escape(f"[{c['id']}] {c.get('source') or '?'}{page}{section}  score {c.get('score') or 0:.3f}")
 
 
 @traces_app.command("export")

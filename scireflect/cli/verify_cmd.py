@@ -7,6 +7,7 @@ import math
 from typing import Annotated, Any, Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from scireflect.cli import app
@@ -72,8 +73,8 @@ def verify_cmd(pred: Annotated[str, typer.Option("--pred", help="the answer (or 
                                                             "multiple_choice | proof | free")] = None,
                tolerance: Annotated[Optional[float], typer.Option("--tolerance", help="relative tolerance "
                                                                   "for every gold")] = None,
-               option: Annotated[Optional[list[str]], typer.Option("--option", "-o", help="verifier option "
-                                                                   "KEY=VALUE (JSON values), repeatable")] = None,
+               option: Annotated[Optional[list[str]], typer.Option(
+                   "--option", "-o", metavar="KEY=VALUE", help="verifier option (JSON values), repeatable")] = None,
                as_json: JsonOpt = False, debug: DebugOpt = False) -> None:
     """Check PRED against GOLD. Exit 0 when equal, 1 when not, 2 on bad usage."""
     from scireflect.schema import Attempt, Question
@@ -96,8 +97,8 @@ def verify_cmd(pred: Annotated[str, typer.Option("--pred", help="the answer (or 
         print_json(verdict.model_dump())
     else:
         style = "green" if verdict.ok else "red"
-        console.print(f"[{style}]{'equal' if verdict.ok else 'not equal'}[/{style}] ({verdict.reason}) "
-                      f"{verdict.message}", highlight=False)
+        console.print(f"[{style}]{'equal' if verdict.ok else 'not equal'}[/{style}] ({escape(verdict.reason)}) "
+                      f"{escape(verdict.message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(0 if verdict.ok else 1)
 
 
@@ -115,7 +116,7 @@ def list_cmd(as_json: JsonOpt = False, debug: DebugOpt = False) -> None:
         return
     table = Table("name", "origin", "types", "description")
     for r in rows:
-        table.add_row(r["name"], r["origin"], ", ".join(r["types"]), r["description"])
+        table.add_row(*(escape(x) for x in (r["name"], r["origin"], ", ".join(r["types"]), r["description"])))
     console.print(table)
     for name, err in registry.load_errors.items():
-        console.print(f"[yellow]plugin {name} failed to load:[/yellow] {err}", highlight=False)
+        console.print(f"[yellow]plugin {escape(name)} failed to load:[/yellow] {escape(err)}", highlight=False)
