@@ -148,8 +148,9 @@ def card_cmd(out: Annotated[Optional[Path], typer.Option("--out", help="write th
     if out is None:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
         return
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text, encoding="utf-8")
+    from scireflect.files import write_output
+
+    write_output(out, text)
     console.print(f"dataset card of {len(got.records)} record(s) written to {out}", highlight=False)
 
 

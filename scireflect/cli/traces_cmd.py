@@ -149,7 +149,9 @@ def export(trace_id: str,
     if out is None:
         typer.echo(text)
     else:
-        out.write_text(text, encoding="utf-8")
+        from scireflect.files import write_output
+
+        write_output(out, text)
         err_console.print(f"wrote {out}")
 
 

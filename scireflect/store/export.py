@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import random
 import time
 from collections import Counter
@@ -511,11 +510,28 @@ def decontam_path(out: Path | None, hf_dataset: Path | None) -> Path:
     return hf_dataset / "decontam.json"
 
 
+def _regular_or_new(path: Path) -> bool:
+    return not path.exists() or path.is_file()
+
+
+def _check_outputs(out: Path | None, split: float | None, hf_dataset: Path | None) -> None:
+    from scireflect.files import OutputError, check_output
+
+    if out is not None:
+        for p in (split_paths(out).values() if split is not None else [out]):
+            check_output(p)
+    if hf_dataset is not None:
+        if hf_dataset.exists() and not hf_dataset.is_dir():
+            raise OutputError(f"cannot write a dataset to {hf_dataset}: it exists and is not a directory")
+        if not hf_dataset.parent.is_dir():
+            raise OutputError(f"cannot write a dataset to {hf_dataset}: directory {hf_dataset.parent} does not "
+                              "exist (create it first)")
+
+
 def _write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    from scireflect.files import write_output
+
+    write_output(path, text)
 
 
 def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
@@ -565,6 +581,7 @@ def export(settings: Settings, out: Path | None, fmt: str = "chatml", *, split: 
     opts = options or ExportOptions()
     if split is not None and not 0.0 < split < 1.0:
         raise InputError(f"--split must be between 0 and 1 (the train share), not {split}")
+    _check_outputs(out, split, hf_dataset)  # before the work: a bad path is one line, not a lost export
     got = collect_rows(settings, fmt, options=opts, stores=stores, with_meta=with_meta, **filters)
     parts = split_collected(got, split, seed)
     result = ExportResult(counts={side: len(rows) for side, rows in parts.items()}, collected=got)
@@ -577,7 +594,8 @@ def export(settings: Settings, out: Path | None, fmt: str = "chatml", *, split: 
         result.hf_dataset = save_hf_dataset(parts, hf_dataset)
         result.card = hf_dataset / "README.md"
         _write_text(result.card, card_text(got, settings, command or "scireflect store export", fmt, opts))
-    if got.decontam is not None:
+    if got.decontam is not None and (out is None or _regular_or_new(out)):
+        # (beside a device or pipe such as /dev/stdout there is no place for it: the summary lists the flags)
         result.decontam_file = decontam_path(out, hf_dataset)
         write_decontam(result.decontam_file, got.decontam, opts.decontam_methods)
     if result.total == 0:
