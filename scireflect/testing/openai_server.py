@@ -1,7 +1,9 @@
 """An OpenAI-compatible chat server for tests and benchmarks: scripted answers, fixed latency, injected faults.
 
 Run it with ``python -m scireflect.testing.openai_server --port 8011 --latency-ms 200 --fault-rate 0.2
---script questions.jsonl`` and point ``scireflect run --provider openai --base-url http://127.0.0.1:8011/v1``
+--script questions.jsonl`` (``--reasoning think|field`` to answer as a reasoning model, ``--truncate-rate`` to
+stop replies inside their reasoning, ``--pass-rate`` for sampled solvers, ``n`` honoured or not with
+``--n-mode``) and point ``scireflect run --provider openai --base-url http://127.0.0.1:8011/v1``
 at it. It recognises scireflect's agents (solver, critic, reviser, reviser with the answer) by their system
 prompts and the question by its text, and answers each question according to a scripted outcome, so a
 run's results are deterministic whatever faults were injected on the way.
@@ -51,6 +53,7 @@ class Entry:
     unit: str | None = None
     choices: list[str] | None = None
     replies: dict[str, str] = field(default_factory=dict)  # role -> fixed reply text, overrides the outcome
+    pass_rate: float | None = None  # per-sample chance the solver is right (overrides the server's)
 
 
 @dataclass
@@ -64,6 +67,10 @@ class ServerConfig:
     mix: dict[str, float] = field(default_factory=lambda: {"cot": 1.0})
     script: str | None = None
     model: str = "scripted"
+    reasoning: str = "none"        # none | think (a <think> block before the answer) | field (reasoning_content)
+    truncate_rate: float = 0.0     # probability that a reply stops inside its reasoning (finish_reason "length")
+    pass_rate: float | None = None  # per-sample chance the solver is right (instead of the scripted outcome)
+    n_mode: str = "honour"         # honour | ignore (always one choice) | fewer (half the choices asked for)
 
 
 class Script:
@@ -90,7 +97,8 @@ class Script:
                         raise ValueError(f"outcome must be one of {', '.join(OUTCOMES)}, not {outcome!r}")
                     entries.append(Entry(question=text, answer=str(d.get("answer", "")), outcome=outcome,
                                          unit=d.get("unit"), choices=d.get("choices"),
-                                         replies=dict(d.get("replies") or {})))
+                                         replies=dict(d.get("replies") or {}),
+                                         pass_rate=_rate(d.get("pass_rate", meta.get("pass_rate")))))
                 except (ValueError, KeyError, TypeError) as e:
                     raise SystemExit(f"{path}:{lineno}: bad script line: {e}") from None
         return cls(entries, mix)
@@ -107,6 +115,20 @@ class Script:
                 if key in norm:
                     return e
         return None
+
+
+def _rate(value: Any) -> float | None:
+    if value is None:
+        return None
+    rate = float(value)
+    if not 0.0 <= rate <= 1.0:
+        raise ValueError(f"pass_rate must be between 0 and 1, not {value!r}")
+    return rate
+
+
+def draw(*key: Any) -> float:
+    """A number in [0, 1) fixed by ``key``: the same question and sample get the same dice on every run."""
+    return int(hashlib.sha256(repr(key).encode()).hexdigest()[:12], 16) / float(1 << 48)
 
 
 def pick_outcome(text: str, mix: dict[str, float]) -> str:
@@ -154,11 +176,18 @@ def solution(answer: str, how: str) -> str:
             f"The answer is \\boxed{{{answer}}}")
 
 
-def reply_for(role: str, entry: Entry | None, messages: list[dict[str, Any]]) -> str:
-    """The scripted reply of ``role`` for ``entry``; unknown questions get a generic (wrong-ish) solution."""
+def reply_for(role: str, entry: Entry | None, messages: list[dict[str, Any]], sample: int = 0,
+              pass_rate: float | None = None, seed: Any = None) -> str:
+    """The scripted reply of ``role`` for ``entry``; unknown questions get a generic (wrong-ish) solution.
+    With a pass rate, sample ``sample`` of the solver is right with that probability (fixed dice)."""
     user = str(messages[-1].get("content", "")) if messages else ""
     if entry is not None and role in entry.replies:
         return entry.replies[role]
+    rate = entry.pass_rate if entry is not None and entry.pass_rate is not None else pass_rate
+    if entry is not None and role == "solver" and rate is not None:
+        right = draw(normalize(entry.question), sample, seed) < rate
+        return solution(gold_text(entry) if right else wrong_text(entry),
+                        f"(solver sample {sample}, scripted pass rate {rate:g}.)")
     if role == "critic":
         return "The second step uses the wrong relation between the quantities; redo the substitution."
     if entry is None:
@@ -170,6 +199,15 @@ def reply_for(role: str, entry: Entry | None, messages: list[dict[str, Any]]) ->
     good = {"solver": entry.outcome == "cot", "reviser": entry.outcome == "reflection",
             "reviser_with_answer": entry.outcome == "with_answer"}[role]
     return solution(right if good else wrong, f"({role} step for a scripted {entry.outcome} outcome.)")
+
+
+def reasoning_for(role: str, entry: Entry | None, reply: str) -> str:
+    """A reasoning block for ``reply``. It considers the reference answer on the way even when the reply is
+    wrong, so a test can check that nothing is ever taken from inside the reasoning."""
+    guess = gold_text(entry) if entry is not None else "42"
+    return (f"Okay, the {role} needs to work through this carefully.\n"
+            f"First guess: maybe the answer is \\boxed{{{guess}}}? Let me check that against the data.\n"
+            "Recomputing each step and keeping track of the units.\nNow I will write the final response.")
 
 
 def _content_text(content: Any) -> str:
@@ -196,6 +234,19 @@ class Behaviour:
         c = self.config
         return max(0.0, c.latency_ms + (self.rng.uniform(-c.jitter_ms, c.jitter_ms) if c.jitter_ms else 0.0)) / 1000
 
+    def choices_for(self, body: dict[str, Any]) -> int:
+        """How many choices to return for a request asking for ``n`` (servers that ignore ``n``, or return
+        fewer, are simulated with ``n_mode``)."""
+        try:
+            n = max(1, min(int(body.get("n") or 1), 64))
+        except (TypeError, ValueError):
+            n = 1
+        if self.config.n_mode == "ignore":
+            return 1
+        if self.config.n_mode == "fewer":
+            return max(1, n // 2)
+        return n
+
     def answer(self, body: dict[str, Any]) -> dict[str, Any]:
         msgs = [{"role": m.get("role"), "content": _content_text(m.get("content"))}
                 for m in body.get("messages") or []]
@@ -203,25 +254,56 @@ class Behaviour:
         user = next((m["content"] for m in reversed(msgs) if m["role"] == "user"), "")
         role = role_of(system)
         entry = self.script.find(user)
-        text = reply_for(role, entry, msgs)
         self.stats[f"role_{role}"] += 1
+        n = self.choices_for(body)
+        self.stats["choices"] += n
+        choices, tout = [], 0
+        for i in range(n):
+            text = reply_for(role, entry, msgs, sample=i, pass_rate=self.config.pass_rate, seed=body.get("seed"))
+            message, finish, used = self.with_reasoning(role, entry, text, user, i, body.get("seed"))
+            choices.append({"index": i, "message": message, "finish_reason": finish, "logprobs": None})
+            tout += used
         tin = sum(len(m["content"]) for m in msgs) // 4 + 1
-        tout = len(text) // 4 + 1
-        return {"id": "chatcmpl-" + hashlib.md5(text.encode()).hexdigest()[:12], "object": "chat.completion",
-                "created": int(time.time()), "model": body.get("model") or self.config.model,
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                             "finish_reason": "stop", "logprobs": None}],
+        return {"id": "chatcmpl-" + hashlib.md5(repr(choices).encode()).hexdigest()[:12],
+                "object": "chat.completion", "created": int(time.time()),
+                "model": body.get("model") or self.config.model, "choices": choices,
                 "usage": {"prompt_tokens": tin, "completion_tokens": tout, "total_tokens": tin + tout}}
+
+    def with_reasoning(self, role: str, entry: Entry | None, text: str, user: str, sample: int,
+                       seed: Any) -> tuple[dict[str, Any], str, int]:
+        """(message, finish reason, completion tokens) of one choice, as a reasoning model sends it."""
+        mode = self.config.reasoning
+        if mode == "none":
+            return {"role": "assistant", "content": text}, "stop", len(text) // 4 + 1
+        thought = reasoning_for(role, entry, text)
+        truncated = draw("truncate", normalize(user), sample, seed) < self.config.truncate_rate
+        if truncated:
+            self.stats["truncated"] += 1
+            thought = thought[: max(1, len(thought) // 2)]
+        used = (len(thought) + (0 if truncated else len(text))) // 4 + 1
+        if mode == "think":
+            content = f"<think>\n{thought}" + ("" if truncated else f"\n</think>\n\n{text}")
+            return {"role": "assistant", "content": content}, "length" if truncated else "stop", used
+        # vLLM with --reasoning-parser: the thinking in its own field, the final response as content
+        return ({"role": "assistant", "content": None if truncated else text, "reasoning_content": thought},
+                "length" if truncated else "stop", used)
 
 
 def _stream_chunks(reply: dict[str, Any]) -> bytes:
-    """The reply as server-sent events (``stream: true``), usage in the last chunk."""
+    """The reply as server-sent events (``stream: true``): per choice its reasoning delta (if any), its
+    content delta and its finish; usage in the last chunk."""
     base = {k: reply[k] for k in ("id", "created", "model")} | {"object": "chat.completion.chunk"}
-    text = reply["choices"][0]["message"]["content"]
-    parts = [base | {"choices": [{"index": 0, "delta": {"role": "assistant", "content": text},
-                                  "finish_reason": None}]},
-             base | {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
-             base | {"choices": [], "usage": reply["usage"]}]
+    parts = []
+    for c in reply["choices"]:
+        msg, i = c["message"], c["index"]
+        if msg.get("reasoning_content"):
+            parts.append(base | {"choices": [{"index": i, "delta": {"role": "assistant",
+                                                                   "reasoning_content": msg["reasoning_content"]},
+                                              "finish_reason": None}]})
+        parts.append(base | {"choices": [{"index": i, "delta": {"role": "assistant", "content": msg["content"]},
+                                          "finish_reason": None}]})
+        parts.append(base | {"choices": [{"index": i, "delta": {}, "finish_reason": c["finish_reason"]}]})
+    parts.append(base | {"choices": [], "usage": reply["usage"]})
     return b"".join(b"data: " + json.dumps(p).encode() + b"\n\n" for p in parts) + b"data: [DONE]\n\n"
 
 
@@ -355,15 +437,27 @@ def build_parser() -> argparse.ArgumentParser:
                    help="outcome weights for scripted questions without one, e.g. cot=0.7,reflection=0.3")
     p.add_argument("--seed", type=int, default=0, help="seed of the fault dice")
     p.add_argument("--model", default="scripted", help="model name reported by /v1/models")
+    p.add_argument("--reasoning", choices=("none", "think", "field"), default="none",
+                   help="answer as a reasoning model: think = a <think> block before the answer; field = the "
+                        "thinking in reasoning_content, as vLLM's --reasoning-parser sends it")
+    p.add_argument("--truncate-rate", type=float, default=0.0,
+                   help="probability that a reply stops inside its reasoning (finish_reason length)")
+    p.add_argument("--pass-rate", type=float, default=None,
+                   help="per-sample chance the solver is right (a script line's pass_rate overrides it)")
+    p.add_argument("--n-mode", choices=("honour", "ignore", "fewer"), default="honour",
+                   help="what to do with a request's n: honour it, ignore it (one choice), or return half")
     return p
 
 
 def config_from_args(args: argparse.Namespace) -> ServerConfig:
-    if not 0.0 <= args.fault_rate <= 1.0:
-        raise SystemExit("--fault-rate must be between 0 and 1")
+    for name in ("fault_rate", "truncate_rate", "pass_rate"):
+        value = getattr(args, name)
+        if value is not None and not 0.0 <= value <= 1.0:
+            raise SystemExit(f"--{name.replace('_', '-')} must be between 0 and 1")
     return ServerConfig(latency_ms=args.latency_ms, jitter_ms=args.jitter_ms, fault_rate=args.fault_rate,
                         faults=tuple(args.faults), hang_s=args.hang_s, seed=args.seed, mix=args.mix,
-                        script=args.script, model=args.model)
+                        script=args.script, model=args.model, reasoning=args.reasoning,
+                        truncate_rate=args.truncate_rate, pass_rate=args.pass_rate, n_mode=args.n_mode)
 
 
 def main(argv: list[str] | None = None) -> None:
