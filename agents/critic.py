@@ -5,10 +5,14 @@ The verifier findings it reads are stripped of anything derived from the referen
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from scireflect.agents.base import Agent, chunk_view, question_view
+from langchain_core.language_models.chat_models import BaseChatModel
+
+from scireflect.agents.base import Agent, AgentOutput, chunk_view, question_view
 from scireflect.schema import Attempt, Chunk, Question, Verdict
+from scireflect.settings import Settings
 
 MAX_FINDINGS = 8
 
@@ -53,6 +57,32 @@ def redact(text: str, question: Question) -> str:
     return text
 
 
+_CHECKER_HEADER = re.compile(r"^(an|the) automatic checker (rejected|found)\b")
+_LINE_REF = re.compile(r"^line \d+:")
+
+
+def _norm(line: str) -> str:
+    line = " ".join(line.strip().lstrip("-*• ").split()).lower()
+    return _LINE_REF.sub("line #:", line)
+
+
+def collate(critique: str, findings: list[str]) -> str:
+    """The critique without what it copied from its prompt: the checker's findings and header (small models
+    echo them, often in a loop) and any line it already said. The reviser reads the findings separately."""
+    echoed = {_norm(f) for f in findings}
+    seen: set[str] = set()
+    kept: list[str] = []
+    for line in critique.splitlines():
+        key = _norm(line)
+        if key and (key in echoed or key in seen or _CHECKER_HEADER.match(key)):
+            continue
+        seen.add(key)
+        if key or (kept and kept[-1].strip()):
+            kept.append(line.rstrip())
+    text = "\n".join(kept).strip()
+    return text or critique.strip()
+
+
 class Critic(Agent):
     name = "critic"
     prompt = "critic"
@@ -62,3 +92,18 @@ class Critic(Agent):
               **_: Any) -> dict[str, Any]:
         return {**question_view(question), "solution": attempt.solution,
                 "findings": findings_for_critic(attempt.verdicts, question), "chunks": chunk_view(chunks)}
+
+    def run(self, model: BaseChatModel, settings: Settings, url: str | None = None, **kwargs: Any) -> AgentOutput:
+        return self._collated(super().run(model, settings, url, **kwargs), **kwargs)
+
+    async def arun(self, model: BaseChatModel, settings: Settings, url: str | None = None,
+                   **kwargs: Any) -> AgentOutput:
+        return self._collated(await super().arun(model, settings, url, **kwargs), **kwargs)
+
+    @staticmethod
+    def _collated(out: AgentOutput, question: Question, attempt: Attempt, **_: Any) -> AgentOutput:
+        text = collate(out.text, findings_for_critic(attempt.verdicts, question))
+        if text != out.text:
+            out.extra["raw_text"] = out.text  # what the model wrote, before collation
+            out.text = text
+        return out
