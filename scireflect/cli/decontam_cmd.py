@@ -87,23 +87,25 @@ def decontaminate_cmd(
 
 
 def _print(report) -> None:  # noqa: ANN001 - a DecontamReport
-    """One row per record and matching item, with every method that flagged it and the first's evidence."""
+    """One row per record and matching item, with every method that flagged it and the first's evidence.
+    Ids are never wrapped or cut (people copy them): the table grows past the console's width instead."""
     rows: dict[tuple[str, str, str], list] = {}
     for f in report.flags:
         rows.setdefault((f.record_id, f.benchmark, f.item_id), []).append(f)
     if rows:
-        table = Table(title="flagged records")
-        for col in ("record", "question"):
+        cells = [[record_id, flags[0].question_id,
+                  f"{Path(bench).name if len(bench) > 24 else bench}: {item_id}",
+                  ", ".join(f"{f.method} {f.score:.2f}" for f in flags), flags[0].evidence]
+                 for (record_id, bench, item_id), flags in rows.items()]
+        need = sum(max(len(r[i]) for r in cells) for i in range(3)) + 14 + 30 + 16
+        table = Table(title="flagged records", width=need if need > console.width else None)
+        for col in ("record", "question", "benchmark item"):
             table.add_column(col, no_wrap=True)
-        table.add_column("benchmark item", overflow="fold")
-        table.add_column("methods (score)", overflow="fold")
-        table.add_column("evidence", overflow="fold", ratio=1)
-        for (record_id, bench, item_id), flags in rows.items():
-            shown = Path(bench).name if len(bench) > 24 else bench
-            methods = ", ".join(f"{f.method} {f.score:.2f}" for f in flags)
-            table.add_row(*(escape(x) for x in (record_id, flags[0].question_id, f"{shown}: {item_id}", methods,
-                                                flags[0].evidence)))
-        console.print(table)
+        table.add_column("methods", overflow="fold", min_width=14)
+        table.add_column("evidence", overflow="fold", ratio=1, min_width=30)
+        for row in cells:
+            table.add_row(*(escape(x) for x in row))
+        console.print(table, crop=False)
     items = sum(report.benchmarks.values())
     console.print(f"{len(report.flagged_ids())} of {report.checked} records flagged against {items} benchmark "
                   f"items ({escape(', '.join(report.benchmarks))}; methods: "

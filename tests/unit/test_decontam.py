@@ -272,6 +272,19 @@ def test_cli_table_escapes_markup_and_ends_with_the_summary(workspace: dict[str,
     assert "2 of 3 records flagged against 3 benchmark items" in res.stdout
 
 
+def test_cli_table_never_cuts_ids_at_80_columns(home: Path, stores: Any, bench: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from scireflect.cli import common
+
+    monkeypatch.setattr(common.console, "width", 80)
+    long_id = "scibench-thermo-chapter-07-problem-0042-with-a-very-long-question-identifier"
+    stores.records.add(record("trace-0123456789abcdef0123456789abcdef", STONE, qid=long_id))
+    res = CliRunner().invoke(app, ["decontaminate", "--against", str(bench), *LEXICAL, "--home", str(home)])
+    assert res.exit_code == 1, res.output
+    assert long_id in res.stdout and "trace-0123456789abcdef0123456789abcdef" in res.stdout
+    assert "ngram 1.00" in res.stdout
+
+
 def test_cli_exits_0_when_nothing_is_flagged(home: Path, stores: Any, bench: Path) -> None:
     stores.records.add(record("t-clean", "What is the boiling point of water at sea level, in kelvin?"))
     res = CliRunner().invoke(app, ["decontaminate", "--against", str(bench), *LEXICAL, "--home", str(home)])
