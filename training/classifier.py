@@ -16,11 +16,13 @@ import logging
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Sequence
 
 from scireflect.errors import InputError, missing_dependency
 from scireflect.schema import Trace
-from scireflect.training.features import FEATURE_SCHEMA_VERSION, STRUCT_FEATURES, TEXT_COLUMNS, feature_table
+from scireflect.training.features import (FEATURE_SCHEMA_VERSION, STRUCT_FEATURES, TEXT_COLUMNS, accepted_attempt,
+                                          feature_table, question_text)
 from scireflect.training.labels import LabeledTrace
 
 log = logging.getLogger(__name__)
@@ -216,6 +218,35 @@ def labels_digest(examples: list[LabeledTrace]) -> str:
     return h.hexdigest()
 
 
+def example_hashes(examples: list[LabeledTrace]) -> list[str]:
+    """A short content hash per example of the text the classifier reads (question and solution), so the
+    same solution is recognised in another file, under another id or with another label."""
+    out = []
+    for e in examples:
+        a = accepted_attempt(e.trace)
+        text = question_text(e.trace) + "\x00" + (a.solution if a else "")
+        out.append(hashlib.sha256(text.encode("utf-8")).hexdigest()[:16])
+    return out
+
+
+def training_overlap(meta: dict[str, Any], examples: list[LabeledTrace], path: str = "") -> dict[str, Any] | None:
+    """How many of ``examples`` a trained classifier (its ``meta``) was fitted on; None when unknown.
+
+    Uses the per-example hashes stored at training time; a classifier saved before they were
+    stored is compared by the whole file's label digest, then by the training file's path."""
+    n = len(examples)
+    if meta.get("training_hashes"):
+        seen = set(meta["training_hashes"])
+        shared = sum(h in seen for h in example_hashes(examples))
+        return {"shared": shared, "n": n, "share": shared / n if n else 0.0, "by": "example hashes"}
+    if meta.get("labels_sha256") and meta["labels_sha256"] == labels_digest(examples):
+        return {"shared": n, "n": n, "share": 1.0, "by": "labels digest"}
+    source = meta.get("source")
+    if source and path and Path(source).expanduser().resolve() == Path(path).expanduser().resolve():
+        return {"shared": None, "n": n, "share": None, "by": "training file path"}
+    return None
+
+
 def train(examples: list[LabeledTrace], *, target_precision: float = 0.9, folds: int = 5, seed: int = 0,
           source: str = "") -> QualityClassifier:
     """Cross-validate to choose the threshold, then fit on everything. Examples must be checked first."""
@@ -245,5 +276,6 @@ def train(examples: list[LabeledTrace], *, target_precision: float = 0.9, folds:
         "metrics": {"validation": metrics_at(y, oof, threshold),
                     "pass_rate_by_kind": pass_rate_by_kind(examples, oof, threshold)},
         "sklearn_version": sklearn.__version__,
+        "training_hashes": sorted(set(example_hashes(examples))),  # for `classifier eval`'s overlap warning
     }
     return QualityClassifier(pipeline=pipe, threshold=threshold, meta=meta)

@@ -55,8 +55,8 @@ def train_cmd(labeled: Annotated[Path, typer.Argument(help="labeled solutions (J
     clf = train(examples, target_precision=settings.classifier_target_precision, folds=settings.classifier_folds,
                 seed=seed, source=str(labeled))
     where = save(clf, classifier_dir(settings))
-    meta = {k: v for k, v in clf.meta.items() if not k.startswith("_")} | {"threshold": clf.threshold,
-                                                                           "saved_to": str(where)}
+    meta = {k: v for k, v in clf.meta.items() if not k.startswith("_") and k != "training_hashes"}
+    meta |= {"threshold": clf.threshold, "saved_to": str(where)}
     if as_json:
         print_json(meta)
         return
@@ -86,6 +86,7 @@ def eval_cmd(labeled: Annotated[Path, typer.Argument(help="labeled solutions (JS
 
     settings = settings_from(home)
     examples = load_labels(labeled)
+    warning = None
     if cv:
         check_trainable(examples, str(labeled), max(settings.classifier_min_per_class, settings.classifier_folds))
         y = np.array([e.label for e in examples])
@@ -96,17 +97,43 @@ def eval_cmd(labeled: Annotated[Path, typer.Argument(help="labeled solutions (JS
     else:
         if len({e.label for e in examples}) < 2:
             raise InputError("evaluation needs good and bad examples; all have one label", path=str(labeled))
-        metrics, y, p = evaluate(_load_classifier(settings), examples)
+        clf = _load_classifier(settings)
+        metrics, y, p = evaluate(clf, examples)
         thr = metrics["threshold"]
         title = f"trained classifier on {labeled.name}"
+        metrics["training_overlap"], warning = _overlap(clf.meta, examples, labeled)
     png = png or settings.path("classifier", "eval", "pr_curve.png")
     pr_curve_png(y, p, thr, png, title=title)
     metrics["pr_curve_png"] = str(png)
     if as_json:
         print_json(metrics)
-        return
-    _print_metrics(metrics, title)
-    console.print(f"precision-recall curve: {png}")
+    else:
+        _print_metrics(metrics, title)
+        console.print(f"precision-recall curve: {png}")
+    if warning:  # after the table, next to the numbers it qualifies
+        err_console.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False, soft_wrap=True)
+
+
+OVERLAP_WARN = 0.1  # share of evaluated examples seen in training above which the metrics are flagged
+
+
+def _overlap(meta: dict[str, Any], examples: list[Any], labeled: Path) -> tuple[dict[str, Any] | None, str | None]:
+    """How much of LABELED the classifier was trained on, and a warning when that is much: its
+    precision and AUC then measure memorization (AUC 1.000 on its own training file)."""
+    from scireflect.training.classifier import training_overlap
+
+    overlap = training_overlap(meta, examples, str(labeled))
+    if overlap is None:
+        return None, None
+    if overlap["share"] is None:
+        what = f"{labeled} is the file the classifier was trained on"
+    elif overlap["share"] >= OVERLAP_WARN:
+        what = (f"{overlap['shared']} of {overlap['n']} examples in {labeled} ({overlap['share']:.0%}) "
+                "were in the classifier's training data")
+    else:
+        return overlap, None
+    return overlap, (f"{what}; these metrics overstate how it does on new solutions "
+                     "(evaluate on held-out labels, or use --cv)")
 
 
 def _load_classifier(settings: Any) -> Any:
