@@ -2,15 +2,19 @@
 endpoints with N requests in flight) and the batched transformers backend (``hf``, in ``hf.py``).
 
 A backend takes (item id, messages) jobs and calls ``on_done`` once per job, as each finishes, so the
-runner can score and store results while the rest are still generating.
+runner can score and store results while the rest are still generating; ``activity()`` tells a
+progress display, from any thread, what is in flight and for how long.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import threading
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from scireflect.errors import ConfigError, ProviderError
@@ -19,6 +23,7 @@ from scireflect.settings import Settings
 Message = dict[str, str]
 Job = tuple[str, list[Message]]
 PROVIDERS = ("llamacpp", "openai", "hf")
+SYS_CPU = Path("/sys/devices/system/cpu")
 
 
 @dataclass
@@ -33,8 +38,56 @@ class Generation:
 OnDone = Callable[[str, Generation], None]
 
 
+@dataclass(frozen=True)
+class Activity:
+    """What a backend is doing right now."""
+
+    in_flight: int = 0  # requests sent and not answered; for hf, the rows of the batch being decoded
+    oldest_s: float = 0.0  # how long the oldest of them has been waiting
+    partial: float = 0.0  # item-equivalents of work already done on them (hf: tokens decoded / max tokens)
+
+
+def _cpus() -> set[int]:
+    try:
+        return set(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - macOS, Windows
+        return set(range(os.cpu_count() or 1))
+
+
+def physical_cores(cpus: set[int] | None = None) -> int:
+    """Distinct physical cores among the logical CPUs this process may run on (SMT siblings count once)."""
+    cpus = _cpus() if cpus is None else cpus
+    cores = set()
+    for cpu in cpus:
+        topo = SYS_CPU / f"cpu{cpu}" / "topology"
+        try:
+            cores.add(((topo / "physical_package_id").read_text().strip(), (topo / "core_id").read_text().strip()))
+        except OSError:
+            cores.add(("cpu", str(cpu)))
+    return max(1, len(cores))
+
+
+def default_threads(cores: int | None = None, load: float | None = None) -> int:
+    """CPU threads for an in-process model when ``--threads`` is not given: the physical cores this
+    process may use, less the machine's other load (1-minute load average), at least 1.
+
+    More compute threads than free cores make OpenMP threads wait on each other: on a shared 2-core
+    machine at load 4 to 8, torch's default of 2 ran ``eval --provider hf`` 15x slower than 1."""
+    cores = physical_cores() if cores is None else cores
+    if load is None:
+        try:
+            load = os.getloadavg()[0]
+        except OSError:  # pragma: no cover - no load average on this platform
+            load = 0.0
+    return max(1, min(cores, int(cores - load + 0.5)))
+
+
 class Backend(ABC):
     provider: str = ""
+
+    def activity(self) -> Activity:
+        """What is in flight now; called from the progress display's thread, so it only reads."""
+        return Activity()
 
     @abstractmethod
     def describe(self) -> dict[str, Any]:
@@ -70,12 +123,23 @@ class ChatBackend(Backend):
                 check_endpoint(url)
         self.models = [chat_model(settings, base_url=u) for u in self.urls]
         self.model_name = model_name(settings)
+        self._lock = threading.Lock()
+        self._sent: dict[int, float] = {}  # job index -> when its request was sent
 
     def describe(self) -> dict[str, Any]:
         s = self.settings
-        return {"provider": self.provider, "model": self.model_name, "endpoints": [u for u in self.urls if u],
-                "temperature": s.temperature, "max_tokens": s.max_tokens, "seed": s.seed,
-                "concurrency": self.concurrency}
+        out = {"provider": self.provider, "model": self.model_name, "endpoints": [u for u in self.urls if u],
+               "temperature": s.temperature, "max_tokens": s.max_tokens, "seed": s.seed,
+               "concurrency": self.concurrency}
+        if self.provider == "llamacpp":
+            out.update(model_path=s.model, threads=s.n_threads)
+        return out
+
+    def activity(self) -> Activity:
+        now = time.monotonic()
+        with self._lock:
+            sent = list(self._sent.values())
+        return Activity(in_flight=len(sent), oldest_s=now - min(sent) if sent else 0.0)
 
     def run(self, jobs: Sequence[Job], on_done: OnDone) -> None:
         if jobs:
@@ -90,12 +154,17 @@ class ChatBackend(Backend):
             k = i % len(self.models)
             async with sem:
                 t0 = time.perf_counter()
+                with self._lock:
+                    self._sent[i] = time.monotonic()
                 try:
                     r = await ainvoke_chat(self.models[k], _lc_messages(msgs), self.settings, url=self.urls[k])
                     gen = Generation(r.text, r.tokens_in, r.tokens_out, time.perf_counter() - t0)
                 except ProviderError as e:
                     # One failed item must not lose the others; it is stored as an error and retried on rerun.
                     gen = Generation(latency_s=time.perf_counter() - t0, error=str(e))
+                finally:
+                    with self._lock:
+                        self._sent.pop(i, None)
             on_done(item_id, gen)
 
         try:
@@ -108,9 +177,14 @@ class ChatBackend(Backend):
 
 def make_backend(provider: str, settings: Settings, *, concurrency: int | None = None,
                  adapter: str | None = None) -> Backend:
-    """The backend for a provider name; ``adapter`` (a PEFT folder) needs the ``hf`` provider."""
+    """The backend for a provider name; ``adapter`` (a PEFT folder) needs the ``hf`` provider.
+
+    In-process models (``hf``, ``llamacpp``) use ``settings.n_threads`` CPU threads (``--threads``),
+    by default :func:`default_threads`."""
     if provider not in PROVIDERS:
         raise ConfigError(f"unknown provider {provider!r}; choose one of: {', '.join(PROVIDERS)}")
+    if provider != "openai" and not settings.n_threads:
+        settings = settings.model_copy(update={"n_threads": default_threads()})
     if provider == "hf":
         from scireflect.evaluation.hf import HFBackend
 

@@ -5,6 +5,8 @@ The base is resolved as fine-tuning resolves it (``training.base_model``: a mode
 id, or a GGUF converted once under ``HOME/models/``; default the embedded SmolLM2), so an adapter
 trained by ``scireflect train`` is evaluated on exactly its base. Loaded bases are kept for the
 process: comparing base against adapter, or batch sizes in the benchmark, loads the weights once.
+Each row of a batch is handed on as soon as it ends, so items are scored, stored and counted by the
+progress display as they finish rather than when the whole batch does.
 """
 
 from __future__ import annotations
@@ -12,12 +14,13 @@ from __future__ import annotations
 import copy
 import json
 import time
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from scireflect.errors import ConfigError, missing_dependency
-from scireflect.evaluation.backends import Backend, Generation, Job, Message, OnDone
+from scireflect.evaluation.backends import Activity, Backend, Generation, Job, Message, OnDone
 from scireflect.settings import Settings
 
 
@@ -116,6 +119,35 @@ def attach_adapter(model: Any, adapter: Path, base_name: str) -> tuple[Any, dict
     return wrapped, info
 
 
+@lru_cache(maxsize=1)
+def _watcher_class() -> type:
+    """A stopping criterion that never stops: it only watches each decoding step (transformers is
+    imported lazily, so the class is made on first use)."""
+    _, transformers = _imports()
+
+    class Watcher(transformers.StoppingCriteria):
+        def __init__(self, on_step: Callable[[Any], None]):
+            self.on_step = on_step
+
+        def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+            import torch
+
+            self.on_step(input_ids)
+            return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+
+    return Watcher
+
+
+@dataclass
+class _Batch:
+    """The batch being decoded, as the progress display reads it."""
+
+    rows: int
+    started: float = field(default_factory=time.monotonic)
+    steps: int = 0
+    finished: int = 0
+
+
 class HFBackend(Backend):
     provider = "hf"
 
@@ -123,6 +155,7 @@ class HFBackend(Backend):
         if batch_size < 1:
             raise ConfigError("--concurrency (the batch size for --provider hf) must be at least 1")
         self.settings, self.batch_size = settings, batch_size
+        self._batch: _Batch | None = None
         if settings.n_threads:
             # The same knob as llama.cpp's; on a shared CPU fewer threads than cores avoids OpenMP thrashing.
             torch, _ = _imports()
@@ -140,7 +173,16 @@ class HFBackend(Backend):
         s = self.settings
         return {"provider": "hf", "model": self.base.name, "model_path": self.base.source, "base_dir": self.base.path,
                 "adapter": self.adapter, "temperature": s.temperature, "max_tokens": s.max_tokens, "seed": s.seed,
-                "batch_size": self.batch_size, "chat_template": bool(self.tok.chat_template)}
+                "batch_size": self.batch_size, "chat_template": bool(self.tok.chat_template),
+                "threads": self.settings.n_threads}
+
+    def activity(self) -> Activity:
+        b = self._batch
+        if b is None:
+            return Activity()
+        left = b.rows - b.finished
+        share = min(1.0, b.steps / max(1, self.settings.max_tokens))
+        return Activity(in_flight=left, oldest_s=time.monotonic() - b.started, partial=left * share)
 
     def _prompt(self, msgs: list[Message]) -> str:
         if self.tok.chat_template:
@@ -155,11 +197,23 @@ class HFBackend(Backend):
         prompts.sort(key=lambda p: len(p[1]), reverse=True)
         for i in range(0, len(prompts), self.batch_size):
             batch = prompts[i:i + self.batch_size]
-            for item_id, gen in zip((b[0] for b in batch), self.generate([b[1] for b in batch])):
-                on_done(item_id, gen)
+            ids = [b[0] for b in batch]
+            self.generate([b[1] for b in batch], lambda row, gen: on_done(ids[row], gen))
 
-    def generate(self, texts: list[str]) -> list[Generation]:
-        torch, _ = _imports()
+    def _eos_ids(self) -> set[int]:
+        ids = getattr(getattr(self.model, "generation_config", None), "eos_token_id", None)
+        out = set(ids if isinstance(ids, (list, tuple)) else [ids] if ids is not None else [])
+        if self.tok.eos_token_id is not None:
+            out.add(self.tok.eos_token_id)
+        return out
+
+    def _row(self, tokens: Any, mask: Any, latency_s: float) -> Generation:
+        return Generation(text=self.tok.decode(tokens, skip_special_tokens=True).strip(), tokens_in=int(mask.sum()),
+                          tokens_out=int((tokens != self.tok.pad_token_id).sum()), latency_s=latency_s)
+
+    def generate(self, texts: list[str], on_row: Callable[[int, Generation], None] | None = None) -> list[Generation]:
+        """Generate a batch; ``on_row(row, generation)`` is called for each row as soon as it ends."""
+        torch, transformers = _imports()
         s = self.settings
         enc = self.tok(texts, return_tensors="pt", padding=True, add_special_tokens=False)
         opts: dict[str, Any] = {"max_new_tokens": s.max_tokens, "pad_token_id": self.tok.pad_token_id}
@@ -168,14 +222,30 @@ class HFBackend(Backend):
             opts.update(do_sample=True, temperature=s.temperature)
         else:
             opts.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        start, eos, mask = enc["input_ids"].shape[1], self._eos_ids(), enc["attention_mask"]
+        gens: dict[int, Generation] = {}
+        batch = self._batch = _Batch(rows=len(texts))
         t0 = time.perf_counter()
-        with torch.inference_mode():
-            out = self.model.generate(**enc, **opts)
-        elapsed = time.perf_counter() - t0
-        new = out[:, enc["input_ids"].shape[1]:]
-        gens = []
-        for row, mask in zip(new, enc["attention_mask"]):
-            n_out = int((row != self.tok.pad_token_id).sum())
-            gens.append(Generation(text=self.tok.decode(row, skip_special_tokens=True).strip(),
-                                   tokens_in=int(mask.sum()), tokens_out=n_out, latency_s=elapsed))
-        return gens
+
+        def step(input_ids: Any) -> None:
+            batch.steps = input_ids.shape[1] - start
+            for row, tok in enumerate(input_ids[:, -1].tolist()):
+                if row not in gens and tok in eos:
+                    gens[row] = self._row(input_ids[row, start:], mask[row], time.perf_counter() - t0)
+                    batch.finished += 1
+                    if on_row:
+                        on_row(row, gens[row])
+
+        watch = transformers.StoppingCriteriaList([_watcher_class()(step)])
+        try:
+            with torch.inference_mode():
+                out = self.model.generate(**enc, **opts, stopping_criteria=watch)
+            elapsed = time.perf_counter() - t0
+            for row in range(len(texts)):  # rows that ran to max_new_tokens
+                if row not in gens:
+                    gens[row] = self._row(out[row, start:], mask[row], elapsed)
+                    if on_row:
+                        on_row(row, gens[row])
+        finally:
+            self._batch = None
+        return [gens[row] for row in range(len(texts))]

@@ -10,12 +10,12 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from scireflect.errors import ConfigError
-from scireflect.evaluation.backends import Backend, Generation, make_backend
+from scireflect.evaluation.backends import Activity, Backend, Generation, make_backend
 from scireflect.evaluation.benchmarks import Benchmark, load_benchmark
 from scireflect.evaluation.prompts import PromptBuilder
 from scireflect.evaluation.results import EvalStore, slug
@@ -24,7 +24,33 @@ from scireflect.evaluation.stats import summarize
 from scireflect.schema import Question, utcnow
 from scireflect.settings import Settings
 
-Progress = Callable[[int, int], None]
+
+@dataclass
+class Status:
+    """Where a run stands, for a progress display; ``activity()`` and ``eta_s()`` may be read from
+    another thread while the run goes on."""
+
+    total: int
+    done: int = 0  # items scored or failed, including those stored by earlier sessions
+    resumed: int = 0  # of them, done before this session
+    started: float = field(default_factory=time.monotonic)
+    backend: Backend | None = None
+
+    def activity(self) -> Activity:
+        return self.backend.activity() if self.backend else Activity()
+
+    def rate(self, partial: float = 0.0) -> float | None:
+        """Items per second in this session (work on items in flight counted in part)."""
+        elapsed, progressed = time.monotonic() - self.started, self.done - self.resumed + partial
+        return progressed / elapsed if elapsed > 0 and progressed > 0 else None
+
+    def eta_s(self, partial: float | None = None) -> float | None:
+        partial = self.activity().partial if partial is None else partial
+        rate = self.rate(partial)
+        return max(0.0, self.total - self.done - partial) / rate if rate else None
+
+
+Progress = Callable[[Status], None]
 
 
 @dataclass
@@ -110,20 +136,18 @@ def evaluate(settings: Settings, cfg: EvalConfig, progress: Progress | None = No
     todo = [q for q in items if records.get(q.id, {}).get("ok") is None]
     by_id = {q.id: q for q in todo}
     messages = {q.id: builder.messages(q) for q in todo}
-    done = len(items) - len(todo)
+    state = Status(total=len(items), done=len(items) - len(todo), resumed=len(items) - len(todo), backend=backend)
     generated = 0
-    if progress:
-        progress(done, len(items))
 
     def on_done(item_id: str, gen: Generation) -> None:
-        nonlocal done, generated
+        nonlocal generated
         rec = _record(by_id[item_id], messages[item_id], gen)
         store.append(run_id, rec)
         records[item_id] = rec
-        done += 1
+        state.done += 1
         generated += 1
         if progress:
-            progress(done, len(items))
+            progress(state)
 
     if todo:
         # The verifier's worker pool starts on first use; start it before the clock, like the model.
@@ -131,6 +155,9 @@ def evaluate(settings: Settings, cfg: EvalConfig, progress: Progress | None = No
 
         get_pool().wait_ready()
     t0, status = time.perf_counter(), "interrupted"
+    state.started = time.monotonic()
+    if progress:
+        progress(state)
     try:
         backend.run([(q.id, messages[q.id]) for q in todo], on_done)
         status = "finished"

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from scireflect.cli import app
@@ -18,7 +21,100 @@ eval_app = typer.Typer(help="Evaluate models on science benchmarks, scored by th
                        invoke_without_command=True)
 app.add_typer(eval_app, name="eval")
 
+if TYPE_CHECKING:
+    from scireflect.evaluation.runner import Status
+
 MAX_WARNINGS = 20
+PLAIN_EVERY_S = 10.0  # without a terminal, one progress line this often
+
+
+def _dur(seconds: float) -> str:
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s // 3600}h{s % 3600 // 60:02d}m"
+
+
+def progress_line(st: Status) -> str:
+    """One line on where a run stands: items, rate, ETA, and what is in flight and for how long."""
+    act = st.activity()
+    parts = [f"{st.done}/{st.total} items ({100 * st.done / st.total if st.total else 100:.0f}%)"]
+    rate, eta = st.rate(act.partial), st.eta_s(act.partial)
+    if rate:
+        parts.append(f"{rate:.2f} items/s" if rate >= 0.1 else f"{60 * rate:.1f} items/min")
+    if eta is not None and st.done < st.total:
+        parts.append(f"ETA {_dur(eta)}")
+    line = ", ".join(parts)
+    if act.in_flight:
+        line += f"; {act.in_flight} in flight, oldest {_dur(act.oldest_s)}"
+    return line
+
+
+class EvalProgress:
+    """Per-item progress on stderr, never stdout: a live bar with the ETA on a terminal; otherwise a
+    plain line every ``PLAIN_EVERY_S`` seconds and one at the end. A timer refreshes it between
+    items, so a request waiting on a slow endpoint shows its growing wait."""
+
+    def __init__(self, console: Console, quiet: bool = False):
+        self.console, self.live = console, console.is_terminal
+        self.quiet = quiet and not self.live  # --json without a terminal: nothing but the JSON
+        self.status: Status | None = None
+        self._stop = threading.Event()
+        self._bar: Progress | None = None
+        self._task: Any = None
+
+    def update(self, status: Status) -> None:
+        first, self.status = self.status is None, status
+        if first and not self.live and not self.quiet:
+            self._plain()
+
+    def _plain(self) -> None:
+        if self.status is not None:
+            self.console.print(f"eval: {progress_line(self.status)}", highlight=False, soft_wrap=True)
+
+    def _refresh(self) -> None:
+        st = self.status
+        if st is None or self._bar is None:
+            return
+        act = st.activity()
+        self._bar.update(self._task, description="evaluating", total=st.total,
+                         completed=min(st.total, st.done + act.partial), info=progress_line(st))
+
+    def _tick(self) -> None:
+        every = 0.5 if self.live else PLAIN_EVERY_S
+        while not self._stop.wait(every):
+            if self.live:
+                self._refresh()
+            else:
+                self._plain()
+
+    def __enter__(self) -> EvalProgress:
+        if self.quiet:
+            return self
+        if self.live:
+            self._bar = Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+                                 TextColumn("{task.fields[info]}", markup=False), console=self.console, transient=True)
+            self._bar.start()
+            self._task = self._bar.add_task("preparing", total=None, info="loading the benchmark and model")
+        else:
+            self.console.print("eval: loading the benchmark and model", highlight=False)
+        self._thread = threading.Thread(target=self._tick, name="eval-progress", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, exc_type: Any, *_: Any) -> None:
+        if self.quiet:
+            return
+        self._stop.set()
+        self._thread.join()
+        if self._bar is not None:
+            self._bar.stop()
+        elif exc_type is None and self.status is not None:
+            elapsed = time.monotonic() - self.status.started
+            self.console.print(f"eval: {self.status.done}/{self.status.total} items, done in {_dur(elapsed)}",
+                               highlight=False)
 
 
 @eval_app.callback()
@@ -42,6 +138,9 @@ def evaluate_cmd(
         fresh: Annotated[bool, typer.Option("--fresh", help="discard stored results of this run and start over")] = False,
         max_tokens: Annotated[Optional[int], typer.Option("--max-tokens", help="tokens per answer")] = None,
         temperature: Annotated[float, typer.Option("--temperature", help="0 = greedy")] = 0.0,
+        threads: Annotated[Optional[int], typer.Option(
+            "--threads", min=1, help="CPU threads of in-process models (hf: torch, llamacpp: n_threads) "
+                                     "[default: physical cores less the machine's load]")] = None,
         home: HomeOpt = None, base_url: BaseUrlOpt = None, as_json: JsonOpt = False, debug: DebugOpt = False,
 ) -> None:
     """Evaluate a model on a benchmark (rerun the same command to resume)."""
@@ -56,14 +155,12 @@ def evaluate_cmd(
     if provider not in PROVIDERS:
         raise ConfigError(f"unknown provider {provider!r}; choose one of: {', '.join(PROVIDERS)}")
     settings = settings_from(home, None if provider == "hf" else provider, model, base_url,
-                             max_tokens=max_tokens, temperature=temperature)
+                             max_tokens=max_tokens, temperature=temperature, n_threads=threads)
     setup_logging(settings, "eval")
     cfg = EvalConfig(benchmark=benchmark, provider=provider, format=fmt, adapter=str(adapter) if adapter else None,
                      limit=limit, shots=shots, style=prompt, concurrency=concurrency, run=run, fresh=fresh)
-    with Progress(TextColumn("evaluating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=err_console, transient=True, disable=as_json) as bar:
-        task = bar.add_task("eval", total=None)
-        meta = evaluate(settings, cfg, progress=lambda done, total: bar.update(task, completed=done, total=total))
+    with EvalProgress(err_console, quiet=as_json) as shown:
+        meta = evaluate(settings, cfg, progress=shown.update)
     _warn_skipped(meta["benchmark"]["skipped"])
     if as_json:
         print_json(meta)

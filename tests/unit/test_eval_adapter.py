@@ -56,3 +56,49 @@ def test_matching_adapter_changes_outputs_and_leaves_base_alone(tmp_path):
     with torch.no_grad():
         assert not torch.allclose(base(ids).logits, wrapped(ids).logits)
     assert all(torch.equal(before[k], v) for k, v in base.state_dict().items())  # the cached base is untouched
+
+
+class DigitsTokenizer:
+    """Token ids written as numbers ("5 17 3"); left padding with 0, as the backend sets up."""
+
+    pad_token_id, chat_template = 0, None
+
+    def __init__(self, eos: int):
+        self.eos_token_id = eos
+
+    def __call__(self, texts, **kw):
+        rows = [[int(t) for t in s.split()] for s in texts]
+        n = max(map(len, rows))
+        return {"input_ids": torch.tensor([[0] * (n - len(r)) + r for r in rows]),
+                "attention_mask": torch.tensor([[0] * (n - len(r)) + [1] * len(r) for r in rows])}
+
+    def decode(self, tokens, skip_special_tokens=True):
+        return " ".join(str(int(t)) for t in tokens if int(t) not in (self.pad_token_id, self.eos_token_id))
+
+
+def test_hf_rows_are_handed_on_as_they_end():
+    from scireflect.evaluation.hf import HFBackend
+    from scireflect.settings import Settings
+
+    model = tiny()
+    prompts = ["5 9 11", "7 3", "12 40 41 42", "8"]
+    tok = DigitsTokenizer(eos=-1)
+    enc = tok(prompts)
+    with torch.inference_mode():  # greedy, without an end token: every row runs 8 steps
+        free = model.generate(**enc, max_new_tokens=8, do_sample=False, pad_token_id=0, eos_token_id=None)
+    new = free[:, enc["input_ids"].shape[1]:].tolist()
+    eos = new[0][2]  # so row 0 ends after three tokens, and others when (if) they produce it
+    tok.eos_token_id = model.generation_config.eos_token_id = eos
+    with torch.inference_mode():
+        ref = model.generate(**enc, max_new_tokens=8, do_sample=False, pad_token_id=0)
+
+    be = object.__new__(HFBackend)
+    be.settings, be.model, be.tok, be._batch = Settings(max_tokens=8, temperature=0.0), model, tok, None
+    seen = []
+    gens = be.generate(prompts, lambda row, gen: seen.append((row, be._batch.steps if be._batch else None, gen)))
+    start = enc["input_ids"].shape[1]
+    assert [g.text for g in gens] == [tok.decode(r) for r in ref[:, start:]]  # the same text as one generate
+    assert sorted(r for r, _, _ in seen) == [0, 1, 2, 3] and seen[0][:2] == (0, 3)  # row 0 first, at step 3
+    ends = {r: next((i + 1 for i, t in enumerate(new[r]) if t == eos), 8) for r in range(4)}
+    assert [steps for _, steps, _ in seen] == sorted(ends.values())  # each row as soon as it ends
+    assert be._batch is None and be.activity().in_flight == 0

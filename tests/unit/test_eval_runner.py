@@ -183,3 +183,87 @@ def test_chat_backend_keeps_going_when_calls_fail(settings):
     meta = evaluate(settings, EvalConfig(benchmark="sciref-mini", limit=2), backend=backend)
     assert meta["counts"] == {"items": 2, "scored": 2, "failed": 0}
     assert meta["summary"]["overall"]["correct"] == 2
+
+
+def test_status_rate_and_eta(monkeypatch):
+    import time as _time
+
+    from scireflect.evaluation.backends import Activity
+    from scireflect.evaluation.runner import Status
+
+    st = Status(total=10, done=5, resumed=1, started=_time.monotonic() - 10.0)
+    assert st.rate() == pytest.approx(0.4, rel=1e-3)  # 4 items this session in 10 s; resumed ones do not count
+    assert st.eta_s() == pytest.approx(12.5, rel=1e-3)
+    backend = FakeBackend(fixed_reply)
+    backend.activity = lambda: Activity(in_flight=2, oldest_s=3.0, partial=1.0)  # type: ignore[method-assign]
+    st.backend = backend
+    assert st.eta_s() == pytest.approx(8.0, rel=1e-3)  # work on items in flight counts in part
+    assert Status(total=3).eta_s() is None
+
+
+def test_runner_reports_progress_per_item(settings):
+    seen = []
+    evaluate(settings, EvalConfig(benchmark="sciref-mini", limit=3), backend=FakeBackend(lambda i, m: boxed("1")),
+             progress=lambda st: seen.append((st.done, st.total)))
+    assert seen == [(0, 3), (1, 3), (2, 3), (3, 3)]
+
+
+def test_chat_backend_shows_a_request_waiting_on_a_slow_endpoint(settings, monkeypatch):
+    import asyncio
+    import threading
+    import time as _time
+    from types import SimpleNamespace
+
+    from scireflect.evaluation.backends import ChatBackend
+
+    async def slow(model, msgs, settings, url=None):
+        await asyncio.sleep(0.6)
+        return SimpleNamespace(text=boxed("3.0"), tokens_in=1, tokens_out=1)
+
+    monkeypatch.setattr("scireflect.llm.ainvoke_chat", slow)
+    backend = ChatBackend(settings, concurrency=2)
+    waits = []
+
+    def watch() -> None:
+        for _ in range(8):
+            _time.sleep(0.1)
+            waits.append(backend.activity())
+
+    t = threading.Thread(target=watch)
+    t.start()
+    done = []
+    backend.run([("a", [{"role": "user", "content": "x"}]), ("b", [{"role": "user", "content": "y"}])],
+                lambda i, g: done.append(i))
+    t.join()
+    assert sorted(done) == ["a", "b"] and backend.activity().in_flight == 0
+    busy = [a for a in waits if a.in_flight]
+    assert busy and max(a.in_flight for a in busy) == 2
+    assert max(a.oldest_s for a in busy) >= 0.3  # the wait grows while the endpoint has not answered
+
+
+def test_default_threads_are_free_physical_cores(tmp_path, monkeypatch):
+    from scireflect.evaluation import backends
+
+    assert backends.default_threads(cores=2, load=0.1) == 2
+    assert backends.default_threads(cores=2, load=3.6) == 1  # a busy shared machine: never below 1
+    assert backends.default_threads(cores=16, load=4.2) == 12
+    # Two cores with two hardware threads each: four logical CPUs, two physical cores.
+    for cpu, core in enumerate([0, 0, 1, 1]):
+        topo = tmp_path / f"cpu{cpu}" / "topology"
+        topo.mkdir(parents=True)
+        (topo / "physical_package_id").write_text("0\n")
+        (topo / "core_id").write_text(f"{core}\n")
+    monkeypatch.setattr(backends, "SYS_CPU", tmp_path)
+    assert backends.physical_cores({0, 1, 2, 3}) == 2
+    assert backends.physical_cores({0, 2}) == 2 and backends.physical_cores({0, 1}) == 1
+    assert backends.physical_cores({7}) == 1  # no topology: one core per CPU
+
+
+def test_in_process_backends_get_the_default_threads(settings, monkeypatch):
+    from scireflect.evaluation import backends
+
+    monkeypatch.setattr(backends, "default_threads", lambda: 3)
+    be = backends.make_backend("llamacpp", settings)
+    assert be.settings.n_threads == 3 and be.describe()["threads"] == 3
+    be = backends.make_backend("llamacpp", settings.model_copy(update={"n_threads": 1}))
+    assert be.settings.n_threads == 1  # --threads (or the setting) wins
