@@ -2,7 +2,8 @@
 answer verifier as it arrives, append it to the run's items file, and summarize with Wilson CIs.
 
 A run's name is derived from everything that changes its outputs, so rerunning the same command
-resumes it: items already scored are skipped, items that failed to generate are tried again.
+resumes it: items already scored are skipped, items that failed to generate are tried again. When a
+session ends the run is also written in lm-evaluation-harness's shape (``results.json``, samples).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -18,7 +20,7 @@ from scireflect.errors import ConfigError
 from scireflect.evaluation.backends import Activity, Backend, Generation, make_backend
 from scireflect.evaluation.benchmarks import Benchmark, load_benchmark
 from scireflect.evaluation.prompts import PromptBuilder
-from scireflect.evaluation.results import EvalStore, slug
+from scireflect.evaluation.results import HARNESS_RESULTS, EvalStore, harness_results, slug
 from scireflect.evaluation.scoring import score
 from scireflect.evaluation.stats import summarize
 from scireflect.schema import Question, utcnow
@@ -164,7 +166,10 @@ def evaluate(settings: Settings, cfg: EvalConfig, progress: Progress | None = No
     finally:
         elapsed = time.perf_counter() - t0
         meta.update(_finish(records, items, status, generated, elapsed))
+        meta["lm_eval_results"] = str(store.dir(run_id) / HARNESS_RESULTS)
         store.write_meta(run_id, meta)
+        originals = Counter(q.subject or "general" for q in bench.items)
+        store.write_harness(run_id, *harness_results(meta, items, records, originals))
     return meta
 
 

@@ -1,5 +1,5 @@
-"""Accuracy with Wilson 95% intervals, per subject and overall, and McNemar's exact test for two
-runs scored on the same items."""
+"""Accuracy with Wilson 95% intervals, per subject and overall, its standard error, and McNemar's
+exact test for two runs scored on the same items."""
 
 from __future__ import annotations
 
@@ -23,6 +23,15 @@ def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float]:
     lo = 0.0 if k == 0 else max(0.0, centre - half)
     hi = 1.0 if k == n else min(1.0, centre + half)
     return (lo, hi)
+
+
+def sem(k: int, n: int) -> float | None:
+    """Standard error of the mean of n 0/1 outcomes with k ones, from the sample standard deviation
+    (ddof=1), as lm-evaluation-harness reports ``acc_stderr``; None below two outcomes."""
+    if n < 2:
+        return None
+    p = k / n
+    return math.sqrt(p * (1 - p) / (n - 1))
 
 
 def mcnemar_exact(b: int, c: int) -> float:
