@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.progress import BarColumn, Progress, TextColumn
+from rich.table import Column, Table
 
 from scireflect.cli import app
 from scireflect.cli.common import (BaseUrlOpt, DebugOpt, HomeOpt, JsonOpt, cli_errors, console, err_console,
@@ -94,8 +94,10 @@ class EvalProgress:
         if self.quiet:
             return self
         if self.live:
-            self._bar = Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
-                                 TextColumn("{task.fields[info]}", markup=False), console=self.console, transient=True)
+            # A short bar, so at 80 columns the line of numbers keeps its room (it is cut at the end, not wrapped).
+            info = TextColumn("{task.fields[info]}", markup=False, table_column=Column(no_wrap=True, overflow="ellipsis"))
+            self._bar = Progress(TextColumn("{task.description}"), BarColumn(bar_width=16), info,
+                                 console=self.console, transient=True)
             self._bar.start()
             self._task = self._bar.add_task("preparing", total=None, info="loading the benchmark and model")
         else:
