@@ -168,8 +168,11 @@ def evaluate(settings: Settings, cfg: EvalConfig, progress: Progress | None = No
         meta.update(_finish(records, items, status, generated, elapsed))
         meta["lm_eval_results"] = str(store.dir(run_id) / HARNESS_RESULTS)
         store.write_meta(run_id, meta)
+        # The same items as the summary: this run's, and any an earlier session with a larger --limit scored.
+        ids = {q.id for q in items} | records.keys()
         originals = Counter(q.subject or "general" for q in bench.items)
-        store.write_harness(run_id, *harness_results(meta, items, records, originals))
+        store.write_harness(run_id, *harness_results(meta, [q for q in bench.items if q.id in ids], records,
+                                                     originals))
     return meta
 
 

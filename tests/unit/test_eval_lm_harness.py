@@ -149,3 +149,11 @@ def test_cli_run_dir_holds_results_json(home, monkeypatch):
     results = json.loads(Path(meta["lm_eval_results"]).read_text())
     assert Path(meta["lm_eval_results"]).parent == home / "eval" / meta["id"]
     assert results["results"]["mmlu_mini"]["sample_len"] == meta["summary"]["overall"]["n"] == 4
+
+
+def test_a_smaller_limit_keeps_what_the_summary_counts(settings):
+    evaluate(settings, EvalConfig(benchmark="sciref-mini", limit=len(FIXED)), backend=FakeBackend(fixed_reply))
+    meta = evaluate(settings, EvalConfig(benchmark="sciref-mini", limit=2), backend=FakeBackend(fixed_reply))
+    results, samples = harness_files(settings, meta["id"])
+    assert results["results"]["sciref_mini"]["sample_len"] == meta["summary"]["overall"]["n"] == 8
+    assert sum(len(rows) for rows in samples.values()) == 8
