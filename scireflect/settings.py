@@ -36,7 +36,9 @@ class Settings(BaseSettings):
     base_urls: list[str] = Field(default_factory=list, description="extra endpoints, used round-robin")
     api_key: str | None = None
     n_ctx: int = Field(default=4096, ge=256)
-    n_threads: int | None = Field(default=None, ge=1)
+    n_threads: int | None = Field(default=None, ge=1, description="CPU threads of an in-process model (llama.cpp, "
+                                  "torch); default: `run`/`solve` take the free physical cores shared among "
+                                  "worker processes")
 
     # Generation.
     temperature: float = Field(default=0.2, ge=0.0, le=2.0)
@@ -48,7 +50,8 @@ class Settings(BaseSettings):
     max_rounds: int = Field(default=2, ge=0, le=20, description="critique/revise rounds without the answer")
     stage3: bool = Field(default=True, description="revise with the reference answer shown when stage 2 fails")
     require_steps: bool = False
-    verifiers: list[str] | None = Field(default=None, description="verifier names; default: all that apply")
+    verifiers: list[str] | None = Field(default=None, description="the verifiers to run (the named ones only); "
+                                        "default: every built-in that applies. Plugin verifiers run only when named")
     tolerance: float = Field(default=0.01, ge=0.0, description="default relative tolerance for decimals")
     retrieval: bool = True
     retrieval_k: int = Field(default=3, ge=1, le=50)
