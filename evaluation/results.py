@@ -206,7 +206,7 @@ def _model_config(meta: dict[str, Any]) -> dict[str, Any]:
         args = f"model={be.get('model_path') or be.get('model')}"
     seed = be.get("seed")
     return {"model": {"openai": "local-chat-completions"}.get(str(provider), provider), "model_args": args,
-            "batch_size": be.get("batch_size") or be.get("concurrency") or 1, "batch_sizes": [],
+            "batch_size": str(be.get("batch_size") or be.get("concurrency") or 1), "batch_sizes": [],
             "device": None if provider == "openai" else "cpu", "use_cache": None, "limit": meta.get("limit"),
             "bootstrap_iters": 0, "gen_kwargs": _gen_kwargs(be), "random_seed": seed, "numpy_seed": seed,
             "torch_seed": seed, "fewshot_seed": prompt.get("seed"), "threads": be.get("threads")}
@@ -243,9 +243,7 @@ def _sample(doc_id: int, q: Question, rec: dict[str, Any], gen_kwargs: dict[str,
             "arguments": {"gen_args_0": {"arg_0": prompt, "arg_1": gen_kwargs}},
             "resps": [[output]], "filtered_resps": [output], "filter": FILTER, "metrics": [METRIC],
             "doc_hash": _sha(doc_text), "prompt_hash": _sha(prompt), "target_hash": _sha(target),
-            METRIC: 1.0 if rec["ok"] else 0.0,
-            "scireflect": {k: rec.get(k) for k in ("id", "extracted", "compared", "reason", "tokens_in",
-                                                    "tokens_out", "latency_s")}}
+            METRIC: 1.0 if rec["ok"] else 0.0}  # every other key is a float metric in the harness's schema
 
 
 def _system_message(records: Iterable[dict[str, Any]]) -> str | None:
@@ -305,7 +303,7 @@ def harness_results(meta: dict[str, Any], questions: list[Question], records: di
     n_all = sum(len(samples[t]) for t in tasks)
     group_entry = _score_entry(group, group, k_all, n_all) | {"sample_count": {f"{METRIC},{FILTER}": n_all}}
     results = {group: group_entry} | {
-        t: _score_entry(t, f" - {alias[t]}", sum(int(r[METRIC]) for r in samples[t]), len(samples[t]))
+        t: _score_entry(t, alias[t], sum(int(r[METRIC]) for r in samples[t]), len(samples[t]))
         for t in tasks}
     shots = prompt.get("shots", 0)
     system = _system_message(records.values())
@@ -324,7 +322,8 @@ def harness_results(meta: dict[str, Any], questions: list[Question], records: di
         "config": model, "git_hash": _git_hash(), "date": started,
         "pretty_env_info": f"Python {platform.python_version()} on {platform.platform()}; "
                            f"torch {_version('torch')}; llama-cpp-python {_version('llama-cpp-python')}",
-        "transformers_version": _version("transformers"), "lm_eval_version": None, "upper_git_hash": None,
+        # No lm_eval_version: the harness did not write this (its schema wants a version string there).
+        "transformers_version": _version("transformers"), "upper_git_hash": None,
         "task_hashes": {t: _sha("".join(r["doc_hash"] + r["prompt_hash"] + r["target_hash"] for r in samples[t]))
                         for t in tasks},
         "model_source": model["model"], "model_name": be.get("model"),
