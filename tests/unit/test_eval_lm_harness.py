@@ -158,3 +158,16 @@ def test_a_smaller_limit_keeps_what_the_summary_counts(settings):
     results, samples = harness_files(settings, meta["id"])
     assert results["results"]["sciref_mini"]["sample_len"] == meta["summary"]["overall"]["n"] == 8
     assert sum(len(rows) for rows in samples.values()) == 8
+
+
+def test_lm_eval_reads_it(settings):
+    """With lm-evaluation-harness installed (not a dependency), its own table printer reads the file."""
+    pytest.importorskip("pytablewriter")
+    utils = pytest.importorskip("lm_eval.utils")
+    meta = evaluate(settings, EvalConfig(benchmark="sciref-mini", limit=len(FIXED)), backend=FakeBackend(fixed_reply))
+    results, _ = harness_files(settings, meta["id"])
+    table = utils.make_table(results)
+    assert "|sciref_mini" in table and "| - physics" in table and "0.6250" in table
+    files = [str(p) for p in EvalStore(settings).dir(meta["id"]).iterdir()]
+    assert {utils.get_file_task_name(Path(f).name) for f in utils.get_sample_results_filenames(files)} == {
+        "sciref_mini_chemistry", "sciref_mini_physics"}
