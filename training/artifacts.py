@@ -45,20 +45,57 @@ def plot_loss_curve(path: Path, train: list[tuple[int, float]], val: list[tuple[
     except ImportError:
         log.warning("matplotlib is not installed; no loss curve written (pip install 'scireflect[train]')")
         return False
+    from matplotlib.ticker import MaxNLocator
+
     fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
-    if train:
-        ax.plot(*zip(*train), label="train", color="tab:blue")
-    if val:
-        ax.plot(*zip(*val), label="validation", color="tab:orange", marker="o")
+    # Markers on every point up to a few dozen: a line needs two points, and short runs log one to three.
+    for points, label, color in ((train, "train", "tab:blue"), (val, "validation", "tab:orange")):
+        if points:
+            ax.plot(*zip(*points), label=label, color=color, marker="o" if len(points) <= 50 else None,
+                    markersize=5)
+    steps = [s for s, _ in [*train, *val]]
+    if steps and min(steps) == max(steps):  # one step: give the axis whole-step room on both sides
+        ax.set_xlim(steps[0] - 1, steps[0] + 1)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # steps are whole numbers
     ax.set_xlabel("step")
     ax.set_ylabel("loss")
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend()
+    if train or val:
+        ax.legend()
+    else:
+        ax.text(0.5, 0.5, "no loss logged", ha="center", va="center", transform=ax.transAxes)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
     return True
+
+
+class RunLog:
+    """Copies the scireflect, transformers, TRL and PEFT loggers into ``RUN/train.log`` for the run."""
+
+    NAMES = ("scireflect", "transformers", "trl", "peft")
+
+    def __init__(self, path: Path):
+        self.handler = logging.FileHandler(path, encoding="utf-8")
+        self.handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        self.saved: dict[str, int] = {}
+
+    def __enter__(self) -> "RunLog":
+        for name in self.NAMES:
+            lg = logging.getLogger(name)
+            self.saved[name] = lg.level
+            lg.addHandler(self.handler)
+            if name == "scireflect" or lg.level == logging.NOTSET or lg.level > logging.INFO:
+                lg.setLevel(logging.INFO if name == "scireflect" else logging.WARNING)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for name in self.NAMES:
+            lg = logging.getLogger(name)
+            lg.removeHandler(self.handler)
+            lg.setLevel(self.saved[name])
+        self.handler.close()
 
 
 def is_adapter_dir(path: Path) -> bool:

@@ -8,19 +8,21 @@ checkpointing. Under ``accelerate launch`` the same code runs data-parallel (DDP
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import random
+import threading
 import time
 import warnings
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
-from scireflect.errors import ConfigError, missing_dependency
+from scireflect.errors import ConfigError, InputError, ScireflectError, missing_dependency
 from scireflect.settings import Settings
 from scireflect.training import artifacts
 from scireflect.training.base_model import (BaseRef, check_full_finetune_memory, load_model, load_tokenizer,
@@ -34,6 +36,12 @@ log = logging.getLogger("scireflect.training")
 SCIGLM_FULL_PRESET = {"learning_rate": 3e-6, "epochs": 2.0}
 LORA_DEFAULTS = {"learning_rate": 2e-4, "epochs": 3.0}
 CHECKPOINTS = "checkpoints"
+SLOW_STAGE_S = 1.0  # without a terminal, a step of getting ready that takes longer is announced when it starts
+# --report-to choices: the packages transformers' integration looks for (any one will do) and the install hint.
+REPORTERS = {"tensorboard": (("tensorboard", "tensorboardX"), "pip install tensorboard"),
+             "wandb": (("wandb",), "pip install wandb"),
+             "mlflow": (("mlflow",), "pip install mlflow")}
+Reporter = Literal["tensorboard", "wandb", "mlflow"]
 
 
 class TrainOptions(BaseModel):
@@ -50,24 +58,26 @@ class TrainOptions(BaseModel):
     lora_alpha: int = Field(default=32, ge=1)
     lora_dropout: float = Field(default=0.05, ge=0.0, lt=1.0)
     target_modules: list[str] | None = Field(default=None, description="LoRA targets; default all linear layers")
-    learning_rate: float | None = Field(default=None, gt=0)
-    epochs: float | None = Field(default=None, gt=0)
-    max_steps: int = Field(default=-1, ge=-1, description="stop after this many optimizer steps (-1: epochs)")
+    learning_rate: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    epochs: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    max_steps: int | None = Field(default=None, ge=1, description="stop after N optimizer steps (None: epochs)")
     batch_size: int = Field(default=4, ge=1)
     grad_accum: int = Field(default=1, ge=1)
     max_length: int = Field(default=1024, ge=8)
     packing: bool = False
     seed: int = 0
     val_split: float = Field(default=0.1, ge=0.0, lt=1.0)
-    eval_steps: float | None = Field(default=None, gt=0, description="steps between evaluations (<1: ratio)")
-    logging_steps: float = Field(default=5, gt=0)
-    save_steps: float = Field(default=100, gt=0)
+    eval_steps: float | None = Field(default=None, gt=0, allow_inf_nan=False,
+                                     description="steps between evaluations (<1: ratio); default: RunSchedule's cap")
+    logging_steps: float = Field(default=5, gt=0, allow_inf_nan=False)
+    save_steps: float = Field(default=100, gt=0, allow_inf_nan=False)
     save_total_limit: int = Field(default=2, ge=1)
     warmup: float = Field(default=0.03, ge=0, description="warmup steps (<1: ratio of all steps)")
     lr_scheduler: str = "cosine"
     weight_decay: float = Field(default=0.0, ge=0)
     resume: bool = False
-    tensorboard: bool = False
+    report_to: list[Reporter] = Field(default_factory=list, description="transformers report_to; [] is none")
+    threads: int | None = Field(default=None, ge=1, description="torch CPU threads; default: free physical cores")
     skip_bad: bool = False
     device: Literal["auto", "cpu", "cuda"] = "auto"
     bf16: bool | None = Field(default=None, description="default: on for CUDA with bf16 support")
@@ -82,13 +92,32 @@ class TrainOptions(BaseModel):
                                        "epochs": self.epochs or preset["epochs"]})
 
 
+# Option -> the flag a person typed, where the two differ in more than dashes.
+_FLAGS = {"learning_rate": "--lr", "target_modules": "--target-module", "store_filters": "--filter"}
+_HINTS = {"max_steps": " (leave --max-steps out to train for --epochs)"}
+
+
+def flag_error(err: dict[str, Any]) -> str:
+    """``--max-steps must be at least 1, got 0``: one pydantic error in the words of the command line."""
+    name = str(err["loc"][0])
+    flag = _FLAGS.get(name, "--" + name.replace("_", "-"))
+    ctx = {k: (f"{v:g}" if isinstance(v, float) else v) for k, v in (err.get("ctx") or {}).items()}
+    bound = {"greater_than": "greater than {gt}", "greater_than_equal": "at least {ge}",
+             "less_than": "less than {lt}", "less_than_equal": "at most {le}", "finite_number": "a finite number",
+             "literal_error": "one of {expected}"}.get(err["type"])
+    got = err.get("input")
+    got = f"{got:g}" if isinstance(got, float) else repr(got) if isinstance(got, str) else got
+    if bound is None:
+        return f"invalid value for {flag}: {err['msg']}"
+    return f"{flag} must be {bound.format(**ctx)}, got {got}{_HINTS.get(name, '')}"
+
+
 def make_options(**kwargs: Any) -> TrainOptions:
-    """TrainOptions or a one-line ConfigError naming the bad option."""
+    """TrainOptions or a one-line ConfigError naming the flag and the bad value."""
     try:
         return TrainOptions(**{k: v for k, v in kwargs.items() if v is not None})
     except ValidationError as e:
-        err = e.errors()[0]
-        raise ConfigError(f"invalid training option {'.'.join(map(str, err['loc']))}: {err['msg']}") from None
+        raise ConfigError(flag_error(e.errors()[0])) from None
 
 
 @dataclass
@@ -125,33 +154,6 @@ def _checkpoint_to_resume(opts: TrainOptions, run_dir: Path) -> Path | None:
     return ckpt
 
 
-class _RunLog:
-    """Copies the scireflect, transformers, TRL and PEFT loggers into ``RUN/train.log`` for the run."""
-
-    NAMES = ("scireflect", "transformers", "trl", "peft")
-
-    def __init__(self, path: Path):
-        self.handler = logging.FileHandler(path, encoding="utf-8")
-        self.handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        self.saved: dict[str, int] = {}
-
-    def __enter__(self) -> "_RunLog":
-        for name in self.NAMES:
-            lg = logging.getLogger(name)
-            self.saved[name] = lg.level
-            lg.addHandler(self.handler)
-            if name == "scireflect" or lg.level == logging.NOTSET or lg.level > logging.INFO:
-                lg.setLevel(logging.INFO if name == "scireflect" else logging.WARNING)
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        for name in self.NAMES:
-            lg = logging.getLogger(name)
-            lg.removeHandler(self.handler)
-            lg.setLevel(self.saved[name])
-        self.handler.close()
-
-
 @contextmanager
 def _quiet() -> Iterator[None]:
     """No library progress bars (map, load, save) or deprecation chatter: our bar and log say what happens."""
@@ -174,6 +176,65 @@ def _quiet() -> Iterator[None]:
             datasets.enable_progress_bars()
         if bars[1]:
             hf_logging.enable_progress_bar()
+
+
+# --- status lines before training -------------------------------------------------------------
+
+@dataclass
+class Stage:
+    """One step of getting ready; ``done`` sets what the closing line reports (counts, sizes)."""
+
+    doing: str
+    result: str = ""
+    started: float = field(default_factory=time.perf_counter)
+
+    def done(self, result: str) -> None:
+        self.result = result
+
+
+class Narrator:
+    """Says what the run is doing, on stderr: a spinner line on a terminal, plain lines in a log or a pipe.
+
+    Disabled (``--no-progress``, the Python API, ranks other than 0) it prints nothing.
+    """
+
+    def __init__(self, console: Any = None, enabled: bool = True):
+        if console is None and enabled:
+            from rich.console import Console
+
+            console = Console(stderr=True)
+        self.console = console
+        self.enabled = enabled and console is not None
+
+    @property
+    def live(self) -> bool:
+        return self.enabled and bool(self.console.is_terminal)
+
+    def say(self, text: str) -> None:
+        if self.enabled:
+            self.console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+    @contextmanager
+    def stage(self, doing: str) -> Iterator[Stage]:
+        """``doing ...`` while it runs (a spinner; in plain text only once it has taken SLOW_STAGE_S, so a
+        quick step that fails leaves just the error), then ``doing: result, 1.2 s``."""
+        st = Stage(doing)
+        if not self.enabled:
+            yield st
+            return
+        if self.live:
+            with self.console.status(doing + " ...", spinner="dots"):
+                yield st
+        else:
+            timer = threading.Timer(SLOW_STAGE_S, self.say, args=(doing + " ...",))
+            timer.daemon = True
+            timer.start()
+            try:
+                yield st
+            finally:
+                timer.cancel()
+        took = f"{time.perf_counter() - st.started:.1f} s"
+        self.say(f"{doing}: {st.result}, {took}" if st.result else f"{doing}: {took}")
 
 
 # --- device and precision ---------------------------------------------------------------------
@@ -207,15 +268,87 @@ def precision(opts: TrainOptions, device: str) -> dict[str, Any]:
             "gradient_checkpointing": True if opts.gradient_checkpointing is None else opts.gradient_checkpointing}
 
 
+def physical_cores() -> int:
+    """Distinct physical cores among the CPUs this process may run on (SMT siblings count once)."""
+    try:
+        cpus = os.sched_getaffinity(0)
+    except AttributeError:  # pragma: no cover - macOS, Windows
+        cpus = set(range(os.cpu_count() or 1))
+    cores = set()
+    for cpu in cpus:
+        topo = Path(f"/sys/devices/system/cpu/cpu{cpu}/topology")
+        try:
+            cores.add(((topo / "physical_package_id").read_text().strip(), (topo / "core_id").read_text().strip()))
+        except OSError:
+            cores.add(("cpu", str(cpu)))
+    return max(1, len(cores))
+
+
+def default_threads(cores: int | None = None, load: float | None = None) -> int:
+    """The physical cores this process may use, less the machine's other load (1-minute average), at least 1.
+
+    torch starts one thread per logical CPU; on a shared machine those threads wait on each other (on a
+    2-core machine at load 4 to 8, torch's default made ``eval --provider hf`` 15x slower).
+    """
+    cores = physical_cores() if cores is None else cores
+    if load is None:
+        try:
+            load = os.getloadavg()[0]
+        except OSError:  # pragma: no cover - no load average on this platform
+            load = 0.0
+    return max(1, min(cores, int(cores - load + 0.5)))
+
+
+def apply_threads(opts: TrainOptions, settings: Settings) -> dict[str, Any]:
+    """Set torch's intra-op and inter-op threads: ``--threads`` > settings ``n_threads`` > default_threads()."""
+    import torch
+
+    cores = physical_cores()
+    if opts.threads:
+        chosen, source, why = opts.threads, "--threads", "--threads"
+    elif settings.n_threads:
+        chosen, source, why = settings.n_threads, "settings", "n_threads in the settings"
+    else:
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+        chosen, source = default_threads(cores, load), "default"
+        why = f"default: {cores} physical core(s) less the load of {load:.1f}"
+    torch.set_num_threads(chosen)
+    try:
+        torch.set_num_interop_threads(chosen)
+    except RuntimeError:  # settable once per process, before any inter-op work; eager training barely uses it
+        pass
+    info = {"threads": torch.get_num_threads(), "interop_threads": torch.get_num_interop_threads(),
+            "source": source, "why": why, "physical_cores": cores}
+    log.info("threads: %s", info)
+    return info
+
+
+def installed(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def check_reporters(report_to: list[str]) -> None:
+    """Each ``--report-to`` integration is installed, else one line with the install command (checked before
+    torch is imported, so a typo costs no wait)."""
+    for name in report_to:
+        modules, hint = REPORTERS[name]
+        if not any(installed(m) for m in modules):
+            raise ConfigError(f"--report-to {name} needs {name}, which is not installed; install it with: {hint}")
+
+
 # --- data -------------------------------------------------------------------------------------
 
-def load_examples(opts: TrainOptions, settings: Settings) -> LoadedData:
+def check_source(opts: TrainOptions) -> None:
     if opts.from_store and opts.data is not None:
         raise ConfigError("pass either --data FILE or --from-store, not both")
+    if not opts.from_store and opts.data is None:
+        raise ConfigError("no training data: pass --data FILE (JSONL, JSON or a saved dataset) or --from-store")
+
+
+def load_examples(opts: TrainOptions, settings: Settings) -> LoadedData:
+    check_source(opts)
     if opts.from_store:
         return load_store(settings, opts.store_filters, opts.skip_bad, opts.val_split, opts.seed)
-    if opts.data is None:
-        raise ConfigError("no training data: pass --data FILE (JSONL, JSON or a saved dataset) or --from-store")
     return load_file(opts.data, opts.skip_bad)
 
 
@@ -252,31 +385,30 @@ def _prepare_rows(opts: TrainOptions, loaded: LoadedData, tokenizer: Any) -> tup
 
 # --- trainer ----------------------------------------------------------------------------------
 
-def sft_config(opts: TrainOptions, run_dir: Path, prec: dict[str, Any], device: str, has_val: bool) -> Any:
+def sft_config(opts: TrainOptions, run_dir: Path, prec: dict[str, Any], device: str) -> Any:
     from trl import SFTConfig
 
-    if opts.tensorboard:
+    if "tensorboard" in opts.report_to:
         os.environ["TENSORBOARD_LOGGING_DIR"] = str(run_dir / "tensorboard")
     try:
-        return _sft_config(SFTConfig, opts, run_dir, prec, device, has_val)
+        return _sft_config(SFTConfig, opts, run_dir, prec, device)
     except ValueError as e:  # an option combination TrainingArguments rejects (e.g. an unknown scheduler)
         raise ConfigError(f"invalid training configuration: {e}") from e
 
 
-def _sft_config(cls: Any, opts: TrainOptions, run_dir: Path, prec: dict[str, Any], device: str,
-                has_val: bool) -> Any:
+def _sft_config(cls: Any, opts: TrainOptions, run_dir: Path, prec: dict[str, Any], device: str) -> Any:
     return cls(
-        output_dir=str(run_dir / CHECKPOINTS), seed=opts.seed, data_seed=opts.seed,
-        learning_rate=opts.learning_rate, num_train_epochs=opts.epochs, max_steps=opts.max_steps,
+        output_dir=str(run_dir / CHECKPOINTS), run_name=run_dir.name, seed=opts.seed, data_seed=opts.seed,
+        learning_rate=opts.learning_rate, num_train_epochs=opts.epochs, max_steps=opts.max_steps or -1,
         per_device_train_batch_size=opts.batch_size, per_device_eval_batch_size=opts.batch_size,
         gradient_accumulation_steps=opts.grad_accum, lr_scheduler_type=opts.lr_scheduler,
         warmup_steps=opts.warmup, weight_decay=opts.weight_decay,
         max_length=opts.max_length, packing=opts.packing, eval_packing=opts.packing,
         bf16=prec["bf16"], fp16=False, use_cpu=device == "cpu", gradient_checkpointing=prec["gradient_checkpointing"],
         logging_steps=opts.logging_steps, logging_first_step=True,
-        eval_strategy="steps" if has_val else "no", eval_steps=opts.eval_steps or (0.2 if has_val else None),
+        eval_strategy="no",  # callbacks.RunSchedule evaluates: its cap needs the run's real number of steps
         save_strategy="steps", save_steps=opts.save_steps, save_total_limit=opts.save_total_limit,
-        report_to=["tensorboard"] if opts.tensorboard else "none",
+        report_to=list(opts.report_to) or "none",
         include_num_input_tokens_seen="all" if opts.packing else "non_padding",
         disable_tqdm=True, dataloader_num_workers=0, log_level="warning",
     )
@@ -317,82 +449,146 @@ def train(opts: TrainOptions, settings: Settings, progress: bool = False,
           callbacks: list[Any] | None = None) -> TrainResult:
     """Run one training job end to end and return where it lives and its metrics.
 
+    ``progress`` tells a person on stderr what the run is doing (status lines, then per-step progress);
     ``callbacks`` are extra transformers ``TrainerCallback``s (tests use one to watch the weights).
     """
-    _import_stack()
+    main_rank = int(os.environ.get("RANK", "0")) == 0  # under accelerate launch only rank 0 talks and logs
+    say = Narrator(enabled=progress and main_rank)
+    # what can be wrong with the options is said before the wait for the imports
     opts = opts.resolved()
-    if opts.tensorboard:
-        try:
-            import tensorboard  # noqa: F401
-        except ImportError as e:
-            raise ConfigError("--tensorboard needs tensorboard; install it with: pip install tensorboard") from e
+    check_source(opts)
+    check_reporters(opts.report_to)
     run_dir = run_dir_for(opts, settings)
     resume_from = _checkpoint_to_resume(opts, run_dir)
+    if opts.data is not None and not Path(opts.data).expanduser().exists():
+        raise InputError("training data not found", path=str(opts.data))
     run_dir.mkdir(parents=True, exist_ok=True)
-    main_rank = int(os.environ.get("RANK", "0")) == 0  # under accelerate launch only rank 0 writes the log
-    with (_RunLog(run_dir / artifacts.LOG_FILE) if main_rank else nullcontext()), _quiet():
+    with artifacts.RunLog(run_dir / artifacts.LOG_FILE) if main_rank else nullcontext():
         log.info("run %s: %s", run_dir, opts.model_dump_json(exclude_none=True))
-        return _train(opts, settings, run_dir, resume_from, progress, callbacks or [])
+        loaded = _load_data(opts, settings, say)  # before the imports: bad data fails in a second, not in 30
+        with say.stage("loading torch, transformers and TRL"):
+            _import_stack()
+        with _quiet():
+            return _train(opts, settings, run_dir, resume_from, loaded, say, callbacks or [])
 
 
-def _train(opts: TrainOptions, settings: Settings, run_dir: Path, resume_from: Path | None,
-           progress: bool, extra: list[Any]) -> TrainResult:
-    from transformers import set_seed
+def _base_stage(opts: TrainOptions, settings: Settings) -> str:
+    """What resolving ``--base`` is about to do; converting a GGUF is the long silence of a first run."""
+    from scireflect.training import base_model as bm
 
-    from scireflect.training.callbacks import ProgressBar, RunRecorder
+    spec = opts.base
+    try:
+        if spec is None or spec.lower() in bm.EMBEDDED:
+            from scireflect.llm import embedded_gguf
 
-    loaded = load_examples(opts, settings)  # bad data fails before the (slow) base model load
+            gguf: Path | None = embedded_gguf()
+        else:
+            gguf = Path(spec).expanduser() if spec.endswith(".gguf") and Path(spec).expanduser().is_file() else None
+        # the same freshness test convert_gguf makes (size and mtime of the GGUF)
+        if gguf is not None and not bm._is_current(bm.converted_dir(gguf, settings), bm._source_stamp(gguf)):
+            return f"converting {gguf.name} into a trainable checkpoint (once; about 30-50 s on 2 cores)"
+    except (ScireflectError, OSError):
+        pass  # resolve_base says what is wrong, in one line
+    return f"loading the tokenizer of {spec or 'the embedded SmolLM2-135M-Instruct'}"
+
+
+def _load_data(opts: TrainOptions, settings: Settings, say: Any) -> LoadedData:
+    decontam = opts.store_filters.get("decontaminate", True)
+    source = str(opts.data) if not opts.from_store else \
+        "the record store (deduplicating" + (", decontaminating)" if decontam else ")")
+    with say.stage(f"reading {source}") as st:
+        loaded = load_examples(opts, settings)
+        val = f" + {len(loaded.validation)} validation" if loaded.validation is not None else ""
+        bad = f", {len(loaded.skipped)} bad record(s) skipped (see train.log)" if loaded.skipped else ""
+        st.done(f"{len(loaded.train)}{val} examples{bad}")
     for line in loaded.skipped:
         log.warning("skipped bad record: %s", line)
+    if loaded.excluded:
+        ex = loaded.excluded
+        decon = f"{ex.get('decontaminated', 0)} matching a benchmark item" if decontam else "decontamination off"
+        say.say(f"left out {ex.get('duplicates', 0)} duplicate(s) and {decon} (each listed in train.log, counted "
+                f"in metrics.json)")
+    return loaded
+
+
+def _load_base(opts: TrainOptions, settings: Settings, loaded: LoadedData,
+               say: Any) -> tuple[BaseRef, Any, list, list, TokenStats]:
+    with say.stage(_base_stage(opts, settings)) as st:
+        ref = resolve_base(opts.base, settings)
+        tokenizer = load_tokenizer(ref)
+        ensure_chat_template(tokenizer)
+        st.done(f"base {ref.name} ({ref.kind}) at {ref.path}")
+    with say.stage(f"tokenizing {len(loaded.train) + len(loaded.validation or [])} conversations") as st:
+        train_rows, val_rows, stats = _prepare_rows(opts, loaded, tokenizer)
+        st.done(f"{len(train_rows)} train and {len(val_rows)} validation sequences, {stats.tokens:,} tokens "
+                f"({stats.answer_tokens:,} in the loss), longest {stats.longest}, {stats.truncated} truncated")
+    return ref, tokenizer, train_rows, val_rows, stats
+
+
+def _train(opts: TrainOptions, settings: Settings, run_dir: Path, resume_from: Path | None, loaded: LoadedData,
+           say: Any, extra: list[Any]) -> TrainResult:
+    from transformers import set_seed
+
+    from scireflect.training.callbacks import Progress, RunRecorder, RunSchedule
+
     device = pick_device(opts)
     prec = precision(opts, device)
-    ref = resolve_base(opts.base, settings)
-    tokenizer = load_tokenizer(ref)
-    ensure_chat_template(tokenizer)
-    train_rows, val_rows, stats = _prepare_rows(opts, loaded, tokenizer)
+    threads = apply_threads(opts, settings)
+    say.say(f"{device}, {prec['dtype_name']}, {threads['threads']} torch thread(s) ({threads['why']}"
+            + ("; --threads N sets it)" if threads["source"] != "--threads" else ")"))
+    ref, tokenizer, train_rows, val_rows, stats = _load_base(opts, settings, loaded, say)
     memory = check_full_finetune_memory(ref, device, prec["dtype_name"]) if opts.full else None
     set_seed(opts.seed)
-    model = load_model(ref, prec["dtype"])
-    recorder = RunRecorder(device)
-    callbacks = [recorder, *extra] + ([ProgressBar(recorder)] if progress else [])
-    args = sft_config(opts, run_dir, prec, device, bool(val_rows))
-    trainer = build_trainer(opts, model, tokenizer, args, train_rows, val_rows, callbacks)
+    with say.stage(f"loading the weights of {ref.name}") as st:
+        model = load_model(ref, prec["dtype"])
+        st.done(f"{sum(p.numel() for p in model.parameters()) / 1e6:,.1f}M parameters")
+    recorder, schedule = RunRecorder(device), RunSchedule(len(val_rows), opts.eval_steps, say)
+    callbacks = [schedule, recorder, *extra, Progress(recorder, say)]  # Progress reads what RunSchedule decided
+    args = sft_config(opts, run_dir, prec, device)
+    what = "all parameters" if opts.full else f"LoRA r={opts.lora_r} on " + \
+        (", ".join(opts.target_modules) if opts.target_modules else "all linear layers")
+    with say.stage(f"setting up TRL's SFTTrainer ({what})"):
+        trainer = build_trainer(opts, model, tokenizer, args, train_rows, val_rows, callbacks)
     started = time.perf_counter()
     out = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     wall = time.perf_counter() - started
-    final_val = trainer.evaluate()["eval_loss"] if val_rows else None
-    if final_val is not None and (not recorder.eval_loss or recorder.eval_loss[-1][0] != trainer.state.global_step):
-        recorder.eval_loss.append((trainer.state.global_step, float(final_val)))
-    metrics = _metrics(opts, trainer, out, recorder, stats, loaded, device, wall, final_val, resume_from, memory)
-    # The saved files name the base portably; where it was loaded from here is run metadata.
-    metrics["base_model"] = {"name": ref.portable_name, "local_path": ref.path, "source": ref.source,
-                             "kind": ref.kind}
-    # Every rank takes part in saving (ZeRO-3 and FSDP gather the sharded weights); rank 0 writes the rest.
-    trainer.save_model(str(run_dir))  # LoRA: adapter_config.json + adapter_model.safetensors; --full: the model
-    if trainer.is_world_process_zero():
-        _portable_adapter_base(run_dir, ref)
-        _save(opts, tokenizer, run_dir, ref, args, prec, metrics, recorder, loaded)
+    if val_rows and (not recorder.eval_loss or recorder.eval_loss[-1][0] != trainer.state.global_step):
+        with say.stage("validating"):
+            trainer.evaluate()  # no step ran in this call (a resumed run that had finished); the recorder keeps it
+    with say.stage(f"saving to {run_dir}"):
+        metrics = _metrics(opts, trainer, out, recorder, stats, loaded, device, wall, resume_from, memory)
+        metrics.update(threads=threads, evaluation=schedule.plan(),
+                       # The saved files name the base portably; where it was loaded from here is run metadata.
+                       base_model={"name": ref.portable_name, "local_path": ref.path, "source": ref.source,
+                                   "kind": ref.kind})
+        # Every rank takes part in saving (ZeRO-3 and FSDP gather the sharded weights); rank 0 writes the rest.
+        trainer.save_model(str(run_dir))  # LoRA: adapter_config.json + adapter_model.safetensors; --full: the model
+        if trainer.is_world_process_zero():
+            _portable_adapter_base(run_dir, ref)
+            _save(opts, tokenizer, run_dir, ref, args, prec, metrics, recorder, loaded)
     log.info("done: %s", {k: metrics[k] for k in ("final_train_loss", "final_val_loss", "tokens_per_s")})
     return TrainResult(run_dir, metrics)
 
 
 def _metrics(opts: TrainOptions, trainer: Any, out: Any, recorder: Any, stats: TokenStats, loaded: LoadedData,
-             device: str, wall: float, final_val: float | None, resume_from: Path | None,
-             memory: dict[str, Any] | None) -> dict[str, Any]:
+             device: str, wall: float, resume_from: Path | None, memory: dict[str, Any] | None) -> dict[str, Any]:
     from scireflect.training.callbacks import peak_memory_mb
 
     trainable = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in trainer.model.parameters())
+    first, last = (recorder.train_loss[0], recorder.train_loss[-1]) if recorder.train_loss else ((None, None),) * 2
+    val_last = recorder.eval_loss[-1] if recorder.eval_loss else (None, None)
     return {
         "mode": "full" if opts.full else "lora",
         "device": device,
         "global_step": trainer.state.global_step,
         "resumed_from_step": int(resume_from.name.split("-")[-1]) if resume_from else None,
         "epochs_done": trainer.state.epoch,
-        "first_train_loss": recorder.train_loss[0][1] if recorder.train_loss else None,
-        "final_train_loss": recorder.train_loss[-1][1] if recorder.train_loss else None,
+        # Each logged train loss is the mean over the steps since the previous log; the last step is always logged.
+        "first_train_loss": first[1], "first_train_loss_step": first[0],
+        "final_train_loss": last[1], "final_train_loss_step": last[0],
         "mean_train_loss": out.training_loss,
-        "final_val_loss": final_val,
+        "final_val_loss": val_last[1], "final_val_loss_step": val_last[0],
         "train_loss_curve": recorder.train_loss,
         "val_loss_curve": recorder.eval_loss,
         "tokens_trained": recorder.tokens,
@@ -402,7 +598,8 @@ def _metrics(opts: TrainOptions, trainer: Any, out: Any, recorder: Any, stats: T
         "peak_memory_mb": round(peak_memory_mb(device), 1),
         "trainable_parameters": trainable,
         "total_parameters": total,
-        "data": {"source": loaded.source, "skipped_bad_records": len(loaded.skipped), **stats.to_json()},
+        "data": {"source": loaded.source, "skipped_bad_records": len(loaded.skipped), **stats.to_json(),
+                 "excluded": loaded.excluded},
         "full_finetune_memory": memory,
     }
 
@@ -426,6 +623,8 @@ def _save(opts: TrainOptions, tokenizer: Any, run_dir: Path, ref: BaseRef, args:
     artifacts.write_json(run_dir / artifacts.CONFIG_FILE, {
         "options": opts.model_dump(mode="json"),
         "precision": {k: v for k, v in prec.items() if k != "dtype"},
+        "threads": metrics["threads"],
+        "evaluation": metrics["evaluation"],
         "sft_config": args.to_dict(),
         "data_source": loaded.source,
     })

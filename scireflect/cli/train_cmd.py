@@ -16,6 +16,25 @@ train_app = typer.Typer(help="Fine-tune a model on exported records (LoRA by def
 app.add_typer(train_app, name="train")
 
 
+REPORT_TO = ("tensorboard", "wandb", "mlflow")
+
+
+def _report_to(items: list[str] | None, tensorboard: bool) -> list[str]:
+    """``--report-to`` values (repeat or comma-separate; ``none`` clears) plus the ``--tensorboard`` alias."""
+    out: list[str] = []
+    for item in items or []:
+        for name in filter(None, (part.strip().lower() for part in item.split(","))):
+            if name == "none":
+                out = []
+            elif name in REPORT_TO:
+                out.append(name)
+            else:
+                raise ConfigError(f"--report-to takes {', '.join(REPORT_TO)} or none, got {name!r}")
+    if tensorboard:
+        out.append("tensorboard")
+    return list(dict.fromkeys(out))
+
+
 def _filters(items: list[str] | None) -> dict[str, Any]:
     """``--filter key=value`` pairs for the store export; values are JSON when they parse (true, 0.5)."""
     out: dict[str, Any] = {}
@@ -69,11 +88,17 @@ def train(
     save_steps: Annotated[Optional[float], typer.Option("--save-steps", help="steps between checkpoints [100]")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="continue the run in --out/--name from its last "
                                                           "checkpoint")] = False,
-    tensorboard: Annotated[bool, typer.Option("--tensorboard", help="also log to RUN/tensorboard")] = False,
+    report_to: Annotated[Optional[list[str]], typer.Option(
+        "--report-to", metavar="NAME", help="tensorboard | wandb | mlflow | none (repeat or comma-separate), "
+                                            "passed to transformers' report_to [none]")] = None,
+    tensorboard: Annotated[bool, typer.Option("--tensorboard", help="same as --report-to tensorboard "
+                                                                    "(RUN/tensorboard)")] = False,
+    threads: Annotated[Optional[int], typer.Option(
+        "--threads", metavar="N", help="torch CPU threads [the free physical cores: cores less the load]")] = None,
     skip_bad: Annotated[bool, typer.Option("--skip-bad", help="skip malformed records (logged) instead of "
                                                               "failing")] = False,
     device: Annotated[Optional[str], typer.Option("--device", help="auto | cpu | cuda")] = None,
-    no_progress: Annotated[bool, typer.Option("--no-progress", help="no progress bar")] = False,
+    no_progress: Annotated[bool, typer.Option("--no-progress", help="no status lines or progress on stderr")] = False,
     home: HomeOpt = None, as_json: JsonOpt = False, debug: DebugOpt = False,
 ) -> None:
     """Train a LoRA adapter (or the full model) with TRL's SFTTrainer; loss on the answers only."""
@@ -95,23 +120,36 @@ def train(
                         target_modules=target_module or None, learning_rate=lr, epochs=epochs, max_steps=max_steps,
                         batch_size=batch_size, grad_accum=grad_accum, max_length=max_length, packing=packing,
                         seed=seed, val_split=val_split, eval_steps=eval_steps, logging_steps=logging_steps,
-                        save_steps=save_steps, resume=resume, tensorboard=tensorboard, skip_bad=skip_bad,
-                        device=device)
-    result = run_training(opts, settings, progress=not no_progress and not as_json)
+                        save_steps=save_steps, resume=resume, report_to=_report_to(report_to, tensorboard),
+                        threads=threads, skip_bad=skip_bad, device=device)
+    # status lines and progress go to stderr, so --json keeps stdout to the JSON
+    result = run_training(opts, settings, progress=not no_progress)
     m = result.metrics
     if as_json:
         print_json({"run_dir": str(result.run_dir),
                     **{k: v for k, v in m.items() if k not in ("train_loss_curve", "val_loss_curve")}})
         return
-    val = f"{m['final_val_loss']:.4f}" if m["final_val_loss"] is not None else "-"
-    train_loss = f"{m['final_train_loss']:.4f}" if m["final_train_loss"] is not None else "-"
-    console.print(f"[bold]{m['mode']}[/bold] run in {result.run_dir}: {m['global_step']} steps, train loss "
-                  f"{train_loss}, val loss {val}, {m['tokens_per_s']:.1f} tokens/s, peak {m['peak_memory_mb']:.0f} MB")
+    for line in summary(result.run_dir, m, opts.max_length):
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+def summary(run_dir: Path, m: dict[str, Any], max_length: int) -> list[str]:
+    """What a person reads when the run is over: the run, the loss it ended on (and where), where to go next."""
+    lines = [f"{m['mode']} run in {run_dir}: {m['global_step']} steps in {m['train_seconds']:.1f} s, "
+             f"{m['tokens_per_s']:.1f} tokens/s, peak {m['peak_memory_mb']:.0f} MB"]
+    if m["final_train_loss"] is not None:
+        first = f"{m['first_train_loss']:.4f} at step {m['first_train_loss_step']} -> " \
+            if m["first_train_loss_step"] != m["final_train_loss_step"] else ""
+        lines.append(f"train loss {first}{m['final_train_loss']:.4f} at step {m['final_train_loss_step']} "
+                     f"(last logged)")
+    if m["final_val_loss"] is not None:
+        lines.append(f"val loss {m['final_val_loss']:.4f} at step {m['final_val_loss_step']}")
     if m["data"]["truncated"]:
-        console.print(f"{m['data']['truncated']} sequence(s) truncated to {opts.max_length} tokens "
-                      f"({m['data']['dropped']} dropped); see {result.run_dir}/train.log", style="yellow")
+        lines.append(f"{m['data']['truncated']} sequence(s) truncated to {max_length} tokens "
+                     f"({m['data']['dropped']} dropped); see {run_dir}/train.log")
     if m["mode"] == "lora":
-        console.print(f"merge it with: scireflect train merge {result.run_dir} --out DIR", style="dim")
+        lines.append(f"merge it with: scireflect train merge {run_dir} --out DIR")
+    return lines
 
 
 @train_app.command("merge")

@@ -41,6 +41,13 @@ def test_train_then_merge(home: Path, tmp_path: Path) -> None:
                "--max-steps", "1", "--max-length", "64", "--no-progress")
     assert res.exit_code == 0, res.output
     assert "lora run in" in res.stdout and "scireflect train merge" in res.stdout
+    assert "train loss " in res.stdout and "at step 1 (last logged)" in res.stdout
+    assert res.stderr == ""  # --no-progress: no status lines
+
+
+def test_missing_data_fails_before_the_imports(home: Path, tmp_path: Path) -> None:
+    res = _run("train", "--data", str(tmp_path / "nope.jsonl"), "--out", str(tmp_path / "r"))
+    assert res.exit_code == 1 and res.stderr.strip() == f"error: {tmp_path / 'nope.jsonl'}: training data not found"
 
 
 def test_empty_data_file(home: Path, tmp_path: Path) -> None:
@@ -75,9 +82,10 @@ def test_no_data_and_conflicting_sources(home: Path, tmp_path: Path) -> None:
 
 def test_bad_option_values(home: Path, tmp_path: Path) -> None:
     res = _run("train", "--data", "x.jsonl", "--val-split", "1.5")
-    assert res.exit_code == 2 and "invalid training option val_split" in res.stderr
+    assert res.exit_code == 2 and res.stderr.strip() == "error: --val-split must be less than 1, got 1.5"
     res = _run("train", "--data", "x.jsonl", "--device", "tpu")
-    assert res.exit_code == 2 and "invalid training option device" in res.stderr
+    assert res.exit_code == 2
+    assert res.stderr.strip() == "error: --device must be one of 'auto', 'cpu' or 'cuda', got 'tpu'"
     res = _run("train", "--from-store", "--filter", "novalue")
     assert res.exit_code == 2 and "--filter expects KEY=VALUE" in res.stderr
 

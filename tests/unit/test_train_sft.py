@@ -168,8 +168,10 @@ def test_full_finetune_writes_a_standalone_model(workdir: Path, settings_m: Sett
 
 
 def test_bad_options(settings_m: Settings, workdir: Path) -> None:
-    with pytest.raises(ConfigError, match="invalid training option lora_r"):
+    with pytest.raises(ConfigError, match="--lora-r must be at least 1, got 0"):
         make_options(lora_r=0)
+    with pytest.raises(ConfigError, match="--max-steps must be at least 1"):
+        make_options(max_steps=-1)  # the Python API leaves max_steps out (None) to train for the epochs
     with pytest.raises(ConfigError, match="either --data FILE or --from-store"):
         train(make_options(data=workdir / "x.jsonl", from_store=True, out=workdir / "b1"), settings_m)
     with pytest.raises(ConfigError, match="no training data"):
@@ -207,4 +209,7 @@ def test_from_store_splits_by_question(workdir: Path) -> None:
                 settings)
     data = res.metrics["data"]
     assert data["source"] == "store" and data["examples"] == 16
+    # what the export left out is part of the run's record (nothing here: distinct, not from a benchmark)
+    saved = json.loads((workdir / "store-run" / "metrics.json").read_text())["data"]["excluded"]
+    assert saved == {"duplicates": 0, "decontaminated": 0, "flags": []}
     assert res.metrics["final_val_loss"] is not None
