@@ -10,7 +10,8 @@ moment the pool is full for one longest question and the moment the last questio
 and drain are not the orchestrator's doing). Also reported: the orchestrator's CPU time per question
 (this process, all threads), the verifier pool's (its worker processes), and a plain sequential loop
 that makes the same calls without the graph, stores or checkpoints.
-The last line reads ``ideal_ratio_c32=<float> ideal_ratio_c128=<float>``.
+Then the same at ``--slow-latency-ms`` (2 s per call, concurrency 256 by default), a real teacher's pace.
+The last line reads ``ideal_ratio_c32=<float> ideal_ratio_c128=<float> ideal_ratio_2s_c256=<float>``.
 """
 
 from __future__ import annotations
@@ -160,7 +161,7 @@ def cpu_check() -> float:
 
 
 def main() -> None:
-    from scireflect.testing.openai_server import ServerProcess, parse_mix
+    from scireflect.testing.openai_server import parse_mix
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--latency-ms", type=float, default=200.0)
@@ -179,36 +180,55 @@ def main() -> None:
                          "and verifier pools")
     ap.add_argument("--single-too", action=argparse.BooleanOptionalAction, default=True,
                     help="where auto picks several processes, also measure one process")
+    ap.add_argument("--slow-latency-ms", type=float, default=2000.0,
+                    help="then a second server at this latency (a real teacher's pace); 0 to skip")
+    ap.add_argument("--slow-concurrency", type=int, nargs="+", default=[256])
+    ap.add_argument("--slow-waves", type=float, default=4.0)
     args = ap.parse_args()
 
-    from scireflect.graph.distributed import resolve_workers
-    from scireflect.settings import Settings
+    plans = [(args.latency_ms, args.concurrency, args.waves, True)]
+    if args.slow_latency_ms:
+        plans.append((args.slow_latency_ms, args.slow_concurrency, args.slow_waves, False))
+    last = []
+    for latency_ms, concurrency, waves, with_baseline in plans:
+        ratios = measure(args, latency_ms, concurrency, waves, with_baseline)
+        last += [f"ideal_ratio_c{c}={ratios.get(c, float('nan')):.3f}" if latency_ms == args.latency_ms
+                 else f"ideal_ratio_{latency_ms / 1000:g}s_c{c}={ratios.get(c, float('nan')):.3f}"
+                 for c in concurrency if c >= 32]
+    print(" ".join(last))
 
-    lat = args.latency_ms / 1000
+
+def measure(args: argparse.Namespace, latency_ms: float, concurrency: list[int], waves: float,
+            with_baseline: bool) -> dict[int, float]:
+    """One server at ``latency_ms``; a table row per concurrency; steady/ideal by concurrency."""
+    from scireflect.graph.distributed import resolve_workers, run_loop
+    from scireflect.settings import Settings
+    from scireflect.testing.openai_server import ServerProcess
+
+    lat = latency_ms / 1000
     workers = args.workers if args.workers == "auto" else int(args.workers)
     runs = []
-    for c in args.concurrency:
-        n = max(args.min_questions, int(args.waves * c))
+    for c in concurrency:
+        n = max(args.min_questions, int(waves * c))
         w = resolve_workers(workers, Settings(provider="openai", base_url="http://127.0.0.1:1/v1"), c, n)
         if w > 1 and args.single_too:
             runs.append((c, n, 1))
         # processes start one after another (imports, verifier pools: seconds each), so their steady state
         # needs a longer run to be measured apart from the start
         runs.append((c, n * 3 if w > 1 else n, w))
-    total = sum(n for _, n, _ in runs) + 2 * max(args.concurrency) + args.min_questions
+    total = sum(n for _, n, _ in runs) + 2 * max(concurrency) + args.min_questions
     qs_all = questions(total, args.mix, 0, args.unit)
     root = Path(tempfile.mkdtemp(prefix="scireflect-bench-"))
     script = root / "script.jsonl"
     script.write_text("".join(json.dumps(q.model_dump(mode="json")) + "\n" for q in qs_all))
     rows, ratios = [], {}
-    with ServerProcess(latency_ms=args.latency_ms, script=str(script)) as srv:
+    base = base_calls = None
+    with ServerProcess(latency_ms=latency_ms, script=str(script)) as srv:
         exclude = {srv.proc.pid}  # type: ignore[union-attr]
-        from scireflect.graph.distributed import run_loop
-
         pos = 0
-        warm = qs_all[pos:pos + max(args.concurrency)]
+        warm = qs_all[pos:pos + max(concurrency)]
         pos += len(warm)
-        run_loop(batch(srv.url, warm, max(args.concurrency), root / "warm"))  # imports, verifier pool, sockets
+        run_loop(batch(srv.url, warm, max(concurrency), root / "warm"))  # imports, verifier pool, sockets
         for c, n, w in runs:
             qs = qs_all[pos:pos + n]
             pos += n
@@ -223,10 +243,11 @@ def main() -> None:
                 rate, cpu, vcpu = steady_rate(res, max(CALLS.values()) * lat * 1.5), res["cpu"], children_cpu(exclude) - v0
             ratios[c] = rate / ideal  # the last configuration of c: what ``scireflect run`` picks
             rows.append((c, w, n, calls, ideal, rate, n / res["wall"], rate / ideal, cpu / n * 1000, vcpu / n * 1000))
-        base_qs = qs_all[pos:pos + args.min_questions]
-        base_calls = sum(CALLS[q.metadata["outcome"]] for q in base_qs) / len(base_qs)
-        base = run_loop(plain_loop(srv.url, base_qs, root / "plain"))
-    print(f"latency {args.latency_ms:.0f} ms per call, mix {args.mix}, unit {args.unit or 'none'}, "
+        if with_baseline:
+            base_qs = qs_all[pos:pos + args.min_questions]
+            base_calls = sum(CALLS[q.metadata["outcome"]] for q in base_qs) / len(base_qs)
+            base = run_loop(plain_loop(srv.url, base_qs, root / "plain"))
+    print(f"latency {latency_ms:.0f} ms per call, mix {args.mix}, unit {args.unit or 'none'}, "
           f"{os.cpu_count()} CPUs, workers {args.workers}, "
           f"CPU check {cpu_check():.2f} s (about 1.6 s on the quiet development machine)")
     print("| concurrency | processes | questions | calls/question | ideal q/s | steady q/s | overall q/s "
@@ -235,10 +256,12 @@ def main() -> None:
     for c, w, n, calls, ideal, rate, overall, ratio, cpu, vcpu in rows:
         print(f"| {c} | {w} | {n} | {calls:.2f} | {ideal:.1f} | {rate:.1f} | {overall:.1f} | {ratio:.2f} | {cpu:.1f} "
               f"| {vcpu:.1f} |")
-    b_ideal = 1 / (base_calls * lat)
-    print(f"| plain sequential loop | 1 | {len(base_qs)} | {base_calls:.2f} | {b_ideal:.2f} | {base:.2f} | {base:.2f} "
-          f"| {base / b_ideal:.2f} | - | - |")
-    print(f"ideal_ratio_c32={ratios.get(32, float('nan')):.3f} ideal_ratio_c128={ratios.get(128, float('nan')):.3f}")
+    if base is not None and base_calls is not None:
+        b_ideal = 1 / (base_calls * lat)
+        print(f"| plain sequential loop | 1 | {args.min_questions} | {base_calls:.2f} | {b_ideal:.2f} | {base:.2f} | "
+              f"{base:.2f} | {base / b_ideal:.2f} | - | - |")
+    print()
+    return ratios
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
 """Graph nodes. Each node is a small async function of (state, context) returning a NodeResult;
 ``recorded`` wraps it into a LangGraph node that stores its Event as soon as it finishes and turns
 any failure into ``status="error"`` with a reason, so the graph ends cleanly and the trace stays readable.
-``verified`` runs a node that writes an attempt, then ``verify`` and (if it passed) ``gate``, as one
-LangGraph node: an Event each, one superstep (docs/architecture.md, "One superstep per model call").
+Every step of the protocol (retrieve, solve, verify, critique, revise, revise_with_answer, gate) is a node
+of its own; ``graph.py`` routes between them.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from scireflect.agents import AnswerReviser, Critic, Reviser, Solver
 from scireflect.agents.base import AgentOutput
 from scireflect.errors import ScireflectError
 from scireflect.graph.context import GraphContext
-from scireflect.graph.state import State, last_attempt, merge_attempts
+from scireflect.graph.state import State, last_attempt
 from scireflect.schema import STATUS_BY_STAGE, Attempt, Event, Gate, Trace, Verdict, gated_status, utcnow
 from scireflect.tools.extract import extract_answer
 from scireflect.tools.verifiers.registry import options_from_settings
@@ -64,38 +64,6 @@ def recorded(name: str, impl: Impl) -> Callable[..., Awaitable[dict[str, Any]]]:
 
     node.__name__ = name
     return node
-
-
-def verified(name: str, impl: Impl) -> Callable[..., Awaitable[dict[str, Any]]]:
-    """``name`` (solve, revise, revise_with_answer: each adds an attempt), then ``verify`` on the state
-    it leaves and, when the attempt passed, ``gate``: one LangGraph node, so one superstep per model call.
-    Each step still records its own Event, so the trace reads as before; the graph saves their
-    supersteps, checkpoints and callbacks (about a tenth of a batch's CPU). A failed step ends the chain
-    with ``status="error"``; a rejected attempt ends it with the ``rejected`` status verify set."""
-    steps = ((recorded("verify", verify), _attempted), (recorded("gate", gate), _verified))
-    attempt_step = recorded(name, impl)
-
-    async def node(state: State, runtime: Runtime[GraphContext]) -> dict[str, Any]:
-        update = await attempt_step(state, runtime)
-        for step, applies in steps:
-            after = {**state, **update, "attempts": merge_attempts(state.get("attempts"), update.get("attempts"))}
-            if not applies(after):
-                break
-            # verify returns the attempt again with its verdicts (same stage and round: it replaces it)
-            update = {**update, **await step(after, runtime)}  # type: ignore[arg-type]
-        return update
-
-    node.__name__ = name
-    return node
-
-
-def _attempted(state: State) -> bool:
-    return state.get("status") != "error"
-
-
-def _verified(state: State) -> bool:
-    attempt = last_attempt(state)
-    return state.get("status") not in ("error", "rejected") and attempt is not None and attempt.ok
 
 
 def _llm_result(out: AgentOutput, update: dict[str, Any], output: dict[str, Any]) -> NodeResult:
@@ -217,7 +185,5 @@ async def gate(state: State, ctx: GraphContext) -> NodeResult:
 
 NODES: dict[str, Impl] = {"retrieve": retrieve, "solve": solve, "verify": verify, "critique": critique,
                           "revise": revise, "revise_with_answer": revise_with_answer, "gate": gate}
-# The nodes that write an attempt; the graph runs ``verify`` and ``gate`` inside each of them (``verified``),
-# so those two are no graph nodes of their own.
+# The nodes that write an attempt (and call a model); verify follows each of them.
 ATTEMPT_NODES = ("solve", "revise", "revise_with_answer")
-INSIDE = ("verify", "gate")

@@ -111,8 +111,8 @@ def test_many_rounds_stay_within_the_recursion_limit(settings, stores):
     trace = run(s, stores, *texts)
     assert trace.status == "rejected"
     assert len(trace.events) == 2 + 3 * 6 + 2  # solve, verify; 3 events per round; stage 3 and its verify
-    # one superstep per model call (verify and gate run inside the attempt's), and retrieve with an index
-    supersteps = 1 + 1 + 2 * 6 + 1
+    # a superstep per node: retrieve (with an index), solve, verify, 3 per round, stage 3 and its verify
+    supersteps = 1 + 1 + 1 + 3 * 6 + 2
     assert supersteps <= recursion_limit(6) <= supersteps + 8  # never LangGraph's default
 
 

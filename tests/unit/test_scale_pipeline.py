@@ -74,14 +74,14 @@ def test_stop_then_rerun_resumes_from_the_checkpoint(settings, stores):
     assert stores.traces.count() == 3 and stores.records.count() == 3
 
 
-def test_a_stop_inside_verification_drops_the_attempt_event_the_resume_writes_again(settings, stores, monkeypatch):
-    """verify runs inside the attempt's graph node: a stop after the revise event was stored but before
-    its verdicts leaves the last checkpoint at critique. The resume deletes that revise event and runs
-    the node again, so each step of the finished trace appears once, numbered 1..n."""
+def test_a_stop_inside_verification_never_repeats_the_model_call_before_it(settings, stores, monkeypatch):
+    """verify is a node of its own: a stop while it checks the revision leaves the last checkpoint after
+    revise (a model call), so the resume runs verify again, never the reviser; each step of the finished
+    trace appears once, numbered 1..n."""
     import scireflect.graph.nodes as nodes
 
     qs = make_questions(1, ["reflection"])
-    real_verify, entered = nodes.verify, asyncio.Event()
+    real_verify, entered = nodes.NODES["verify"], asyncio.Event()
 
     async def verify_hangs_on_the_revision(state: Any, ctx: Any) -> Any:
         if state["attempts"][-1].stage == "reflection":
@@ -89,7 +89,7 @@ def test_a_stop_inside_verification_drops_the_attempt_event_the_resume_writes_ag
             await asyncio.sleep(3600)
         return await real_verify(state, ctx)
 
-    monkeypatch.setattr(nodes, "verify", verify_hangs_on_the_revision)
+    monkeypatch.setitem(nodes.NODES, "verify", verify_hangs_on_the_revision)
     p = pipe_for(settings, stores, ScriptedModel(questions=qs))
 
     async def interrupted() -> Any:
@@ -97,7 +97,7 @@ def test_a_stop_inside_verification_drops_the_attempt_event_the_resume_writes_ag
 
         async def stopper() -> None:
             await entered.wait()
-            await asyncio.sleep(0.2)  # the revise event reaches the store
+            await asyncio.sleep(0.2)  # the revise event and its checkpoint reach the store
             stop.set()
 
         task = asyncio.create_task(stopper())
@@ -109,12 +109,12 @@ def test_a_stop_inside_verification_drops_the_attempt_event_the_resume_writes_ag
     t0 = stores.traces.find("q0", p.version)
     assert [e.node for e in stores.traces.get(t0.id).events] == ["solve", "verify", "critique", "revise"]
 
-    monkeypatch.setattr(nodes, "verify", real_verify)
+    monkeypatch.setitem(nodes.NODES, "verify", real_verify)
     fresh = ScriptedModel(questions=qs)
     batch(pipe_for(settings, stores, fresh), qs, concurrency=1)
     t1 = stores.traces.get(t0.id)
     assert t1.status == "accepted_reflection"
-    assert fresh.calls["solver"] == 0 and fresh.calls["critic"] == 0 and fresh.calls["reviser"] == 1
+    assert fresh.calls["solver"] == 0 and fresh.calls["critic"] == 0 and fresh.calls["reviser"] == 0
     assert [e.node for e in t1.events] == ["solve", "verify", "critique", "revise", "verify", "gate"]
     assert [e.seq for e in t1.events] == list(range(1, 7))
     assert t1.tokens_in == sum(e.tokens_in for e in t1.events)
