@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 ProgressFn = Callable[[dict[str, Any]], None]
 TICK_S = 0.5
-COUNTERS = ("total", "done", "accepted", "rejected", "errors", "skipped", "duplicates", "tokens")
+COUNTERS = ("total", "done", "accepted", "gated_out", "rejected", "errors", "skipped", "duplicates", "tokens")
 
 
 def shard_of(question_id: str, n: int) -> int:

@@ -110,6 +110,7 @@ class Progress:
     total: int = 0
     done: int = 0
     accepted: int = 0
+    gated_out: int = 0
     rejected: int = 0
     errors: int = 0
     skipped: int = 0
@@ -122,14 +123,16 @@ class Progress:
         return (w.tokens_in + w.tokens_out) if w is not None else 0
 
     def snapshot(self) -> dict[str, Any]:
-        return {"total": self.total, "done": self.done, "accepted": self.accepted, "rejected": self.rejected,
-                "errors": self.errors, "skipped": self.skipped, "duplicates": self.duplicates,
-                "tokens": self.tokens}
+        return {"total": self.total, "done": self.done, "accepted": self.accepted, "gated_out": self.gated_out,
+                "rejected": self.rejected, "errors": self.errors, "skipped": self.skipped,
+                "duplicates": self.duplicates, "tokens": self.tokens}
 
     def add(self, status: str) -> None:
         self.done += 1
         if status in ACCEPTED_STATUSES:
             self.accepted += 1
+        elif status == "gated_out":
+            self.gated_out += 1
         elif status == "rejected":
             self.rejected += 1
         elif status == "error":

@@ -338,6 +338,9 @@ def _report(pipe: Any, run_: Any, summary: Any, status: str, as_json: bool) -> N
                           "run the same command again to resume", highlight=False, soft_wrap=True)
 
 
+STALL_S = 15.0  # no model reply for this long is shown on the progress line
+
+
 class _ProgressView:
     """A rich progress bar fed with the engine's counters (done, outcomes, questions/min, tokens/s)."""
 
@@ -347,6 +350,8 @@ class _ProgressView:
                                  disable=quiet, refresh_per_second=4)
         self.task = self.progress.add_task("annotating", total=total, tally="")
         self.t0 = time.monotonic()
+        self._mark: tuple[int, int] = (0, 0)
+        self._moved = self.t0
 
     def __enter__(self) -> "_ProgressView":
         self.progress.__enter__()
@@ -356,13 +361,30 @@ class _ProgressView:
         self.progress.__exit__(*exc)
 
     def update(self, p: dict[str, Any]) -> None:
-        elapsed = max(time.monotonic() - self.t0, 1e-6)
+        now = time.monotonic()
+        elapsed = max(now - self.t0, 1e-6)
         worked = p.get("done", 0) - p.get("skipped", 0)
-        parts = [f"[green]accepted {p.get('accepted', 0)}[/green]", f"[yellow]rejected {p.get('rejected', 0)}[/yellow]",
-                 f"[red]errors {p.get('errors', 0)}[/red]"]
+        parts = [f"[green]accepted {p.get('accepted', 0)}[/green]"]
+        if p.get("gated_out"):
+            parts.append(f"[dark_orange]gated out {p['gated_out']}[/dark_orange]")
+        parts += [f"[yellow]rejected {p.get('rejected', 0)}[/yellow]", f"[red]errors {p.get('errors', 0)}[/red]"]
         parts += [f"{k} {p[k]}" for k in ("duplicates", "skipped") if p.get(k)]
         parts.append(f"{worked / elapsed * 60:.1f} q/min  {p.get('tokens', 0) / elapsed:.0f} tok/s")
+        stalled = self.stalled_s(p, now)
+        if stalled is not None:  # a hung or slow endpoint: nothing has come back for a while
+            parts.append(f"[red]no model reply for {stalled:.0f} s[/red]")
         self.progress.update(self.task, completed=p.get("done", 0), tally="  ".join(parts))
+
+    def stalled_s(self, p: dict[str, Any], now: float, after_s: float = STALL_S) -> float | None:
+        """Seconds since the last model reply (tokens or finished questions moved), when that is over
+        ``after_s`` and questions are still open; else None."""
+        mark = (p.get("tokens", 0), p.get("done", 0))
+        if mark != self._mark:
+            self._mark, self._moved = mark, now
+        if p.get("done", 0) >= p.get("total", 0) and p.get("total", 0):
+            return None
+        waited = now - self._moved
+        return waited if waited >= after_s else None
 
 
 def _print_summary(run_id: str, counts: dict[str, int], tokens: dict[str, dict[str, int]]) -> None:

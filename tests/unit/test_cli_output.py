@@ -328,3 +328,17 @@ def test_critique_drops_what_it_echoed_from_its_prompt(settings):
     out = asyncio.run(Critic().arun(fake_model(looping), settings, question=q, attempt=a))
     assert out.text == "The division is wrong: 120/4 is 30, not 40.\n\nRedo the division."
     assert out.extra["raw_text"] == looping
+
+
+def test_run_progress_shows_gated_out_and_a_stalled_endpoint() -> None:
+    from scireflect.cli.run_cmd import _ProgressView
+
+    view = _ProgressView(10, quiet=True)
+    p = {"total": 10, "done": 2, "accepted": 1, "gated_out": 1, "tokens": 50}
+    t = view.t0
+    assert view.stalled_s(p, t + 1) is None
+    assert view.stalled_s(p, t + 20) == pytest.approx(19)  # nothing moved since it was first seen
+    assert view.stalled_s({**p, "tokens": 60}, t + 21) is None  # a reply came
+    assert view.stalled_s({**p, "done": 10, "tokens": 60}, t + 60) is None  # finished
+    view.update(p)
+    assert "gated out 1" in view.progress.tasks[0].fields["tally"]
