@@ -65,7 +65,7 @@ def train_cmd(labeled: Annotated[Path, typer.Argument(help="labeled solutions (J
     if not clf.meta["target_met"]:
         err_console.print(f"[yellow]warning:[/yellow] no threshold reaches precision "
                           f"{settings.classifier_target_precision}; using the best-F1 threshold")
-    console.print(f"classifier {clf.version} saved to {where} ({clf.meta['training_seconds']} s)")
+    console.print(f"classifier {clf.version} saved to {where} ({clf.meta['training_seconds']} s)", markup=False)
 
 
 @classifier_app.command("eval")
@@ -109,7 +109,7 @@ def eval_cmd(labeled: Annotated[Path, typer.Argument(help="labeled solutions (JS
         print_json(metrics)
     else:
         _print_metrics(metrics, title)
-        console.print(f"precision-recall curve: {png}")
+        console.print(f"precision-recall curve: {png}", markup=False)
     if warning:  # after the table, next to the numbers it qualifies
         err_console.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False, soft_wrap=True)
 

@@ -109,4 +109,4 @@ def _print(report) -> None:  # noqa: ANN001 - a DecontamReport
     items = sum(report.benchmarks.values())
     console.print(f"{len(report.flagged_ids())} of {report.checked} records flagged against {items} benchmark "
                   f"items ({escape(', '.join(report.benchmarks))}; methods: "
-                  f"{', '.join(report.settings['methods']) or 'none'})", highlight=False, soft_wrap=True)
+                  f"{', '.join(report.settings['methods']) or 'none'})", highlight=False, soft_wrap=True, markup=False)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
+from rich.markup import escape
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn
 from rich.table import Column, Table
@@ -72,7 +73,7 @@ class EvalProgress:
 
     def _plain(self) -> None:
         if self.status is not None:
-            self.console.print(f"eval: {progress_line(self.status)}", highlight=False, soft_wrap=True)
+            self.console.print(f"eval: {progress_line(self.status)}", highlight=False, soft_wrap=True, markup=False)
 
     def _refresh(self) -> None:
         st = self.status
@@ -116,7 +117,7 @@ class EvalProgress:
         elif exc_type is None and self.status is not None:
             elapsed = time.monotonic() - self.status.started
             self.console.print(f"eval: {self.status.done}/{self.status.total} items, done in {_dur(elapsed)}",
-                               highlight=False)
+                               highlight=False, markup=False)
 
 
 @eval_app.callback()
@@ -173,9 +174,9 @@ def evaluate_cmd(
 
 def _warn_skipped(skipped: list[str]) -> None:
     for line in skipped[:MAX_WARNINGS]:
-        err_console.print(f"[yellow]skipped:[/yellow] {line}", highlight=False, soft_wrap=True)
+        err_console.print(f"[yellow]skipped:[/yellow] {escape(str(line))}", highlight=False, soft_wrap=True)
     if len(skipped) > MAX_WARNINGS:
-        err_console.print(f"... and {len(skipped) - MAX_WARNINGS} more skipped records", highlight=False)
+        err_console.print(f"... and {len(skipped) - MAX_WARNINGS} more skipped records", highlight=False, markup=False)
 
 
 def _pct(x: float) -> str:
@@ -227,8 +228,8 @@ def compare_cmd(run_a: Annotated[str, typer.Argument(help="first run (the baseli
                       style="yellow")
     if result["only_in_a"] or result["only_in_b"]:
         console.print(f"items scored in one run only: A {result['only_in_a']}, B {result['only_in_b']} (left out)",
-                      style="dim")
-    console.print(f"chart: {result['chart']}", highlight=False)
+                      style="dim", markup=False)
+    console.print(f"chart: {result['chart']}", highlight=False, markup=False)
 
 
 @eval_app.command("list")
@@ -245,7 +246,7 @@ def list_cmd(benchmarks: Annotated[bool, typer.Option("--benchmarks", help="list
             print_json(names)
         else:
             for k, v in names.items():
-                console.print(f"{k}\t{v}", highlight=False)
+                console.print(f"{k}\t{v}", highlight=False, markup=False)
         return
     from scireflect.evaluation.results import EvalStore
 

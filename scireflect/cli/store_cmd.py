@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from scireflect.cli import app
@@ -87,7 +88,7 @@ def export_cmd(out: Annotated[Optional[Path], typer.Option("--out", help="JSONL 
                     options=opts, command=command_line(), min_score=min_score, subject=subject, stage=stage,
                     run_id=run, include_answer_shown=answer_shown, include_rejected=rejected)
     if result.warning:
-        err_console.print(f"[yellow]warning:[/yellow] {result.warning}", highlight=False)
+        err_console.print(f"[yellow]warning:[/yellow] {escape(str(result.warning))}", highlight=False)
     summary = {**result.summary(), "format": fmt}
     if as_json:
         print_json(summary)
@@ -102,18 +103,18 @@ def _print_export(result: Any, fmt: str) -> None:
     if result.hf_dataset:
         where = (where + "; " if where else "") + f"dataset {result.hf_dataset} (card: {result.card})"
     console.print(f"exported {parts} row(s) as {fmt} from {len(got.records)} of {got.considered} record(s) "
-                  f"to {where}", highlight=False)
+                  f"to {where}", highlight=False, markup=False)
     dup = got.duplicates
     if dup["records"] or dup["rows"]:
         console.print(f"dropped {dup['records']} duplicate record(s) and {dup['rows']} duplicate row(s)",
-                      highlight=False)
+                      highlight=False, markup=False)
     if got.skipped:
         console.print("left out: " + ", ".join(f"{n} {why.replace('_', ' ')}" for why, n in got.skipped.items()),
                       highlight=False)
     if got.decontam is not None:
         flags = got.decontam.flags
         console.print(f"decontamination: {got.decontam_excluded} record(s) excluded, {len(flags)} match(es) "
-                      f"in {got.decontam_seconds:.1f}s; list: {result.decontam_file}", highlight=False)
+                      f"in {got.decontam_seconds:.1f}s; list: {result.decontam_file}", highlight=False, markup=False)
         if flags:
             console.print(_flags_table(flags))
 
@@ -151,7 +152,7 @@ def card_cmd(out: Annotated[Optional[Path], typer.Option("--out", help="write th
     from scireflect.files import write_output
 
     write_output(out, text)
-    console.print(f"dataset card of {len(got.records)} record(s) written to {out}", highlight=False)
+    console.print(f"dataset card of {len(got.records)} record(s) written to {out}", highlight=False, markup=False)
 
 
 def _table(title: str, counts: dict[str, int]) -> Table:
@@ -192,11 +193,11 @@ def stats_cmd(png: Annotated[Optional[Path], typer.Option("--png", help="score h
     if as_json:
         print_json(stats)
         return
-    console.print(f"{stats['records']} record(s); {stats['answer_shown']} with the reference answer shown")
+    console.print(f"{stats['records']} record(s); {stats['answer_shown']} with the reference answer shown", markup=False)
     for key, title in (("by_subject", "records per subject"), ("by_stage", "records per stage"),
                        ("by_gate_decision", "records per decision"), ("trace_status", "traces per status")):
         console.print(_table(title, stats[key]))
-    console.print(f"score histogram ({len(scores)} scored): {png}")
+    console.print(f"score histogram ({len(scores)} scored): {png}", markup=False)
 
 
 def _trace_statuses(stores: Any, run: str | None) -> dict[str, int]:

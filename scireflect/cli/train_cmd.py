@@ -165,4 +165,4 @@ def merge(adapter: Annotated[Path, typer.Argument(help="run directory holding ad
     if as_json:
         print_json(info)
     else:
-        console.print(f"merged {info['adapter']} into {info['base']} -> {info['out']} ({info['dtype']})")
+        console.print(f"merged {info['adapter']} into {info['base']} -> {info['out']} ({info['dtype']})", markup=False)
