@@ -133,15 +133,20 @@ async def _in_process(pipe: Pipeline, questions: list[Question], run: Run, concu
     finally:
         ticker.cancel()
         if handled:
-            loop.remove_signal_handler(signal.SIGINT)
+            for sig in STOP_SIGNALS:
+                loop.remove_signal_handler(sig)
         if on_progress is not None:
             on_progress(pipe.progress.snapshot())
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # Ctrl-C, and what service managers and `kill` send
+
+
 def _on_sigint(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> bool:
-    """Ctrl-C sets ``stop`` (in-flight questions are cancelled at their last checkpoint)."""
+    """Ctrl-C or SIGTERM sets ``stop`` (in-flight questions are cancelled at their last checkpoint)."""
     try:
-        loop.add_signal_handler(signal.SIGINT, stop.set)
+        for sig in STOP_SIGNALS:
+            loop.add_signal_handler(sig, stop.set)
         return True
     except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or no signals here
         return False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import signal
 import threading
 import time
 from pathlib import Path
@@ -276,10 +277,17 @@ def run(file: Annotated[Path, typer.Argument(help="questions, one JSON object pe
         _nothing_to_do(pipe, len(questions), file, as_json)
         raise typer.Exit(1 if loaded.errors else 0)
     run_ = pipe.start_run(str(file))
-    with _ProgressView(len(questions), quiet=as_json) as view:
-        summary = run_batch(pipe, questions, run_, concurrency=concurrency, engine=engine,
-                            workers=settings.workers, ray_address=ray_address, duplicates=duplicates,
-                            skip_finished=not rerun, on_progress=view.update)
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM stops as Ctrl-C does
+    try:
+        with _ProgressView(len(questions), quiet=as_json) as view:
+            summary = run_batch(pipe, questions, run_, concurrency=concurrency, engine=engine,
+                                workers=settings.workers, ray_address=ray_address, duplicates=duplicates,
+                                skip_finished=not rerun, on_progress=view.update)
+    except BaseException as e:  # the run row never stays "running" after its process is gone
+        pipe.stores.runs.finish(run_, status="interrupted" if isinstance(e, KeyboardInterrupt) else "failed")
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     summary.failed_inputs = len(loaded.errors)
     status = "interrupted" if summary.interrupted else "finished"
     pipe.finish_run(summary, status=status)

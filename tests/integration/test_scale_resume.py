@@ -64,12 +64,13 @@ def test_kill_9_at_several_points_then_rerun_equals_uninterrupted(workload, base
     assert outcome(url) == baseline
 
 
-def test_ctrl_c_stops_cleanly_and_the_rerun_resumes(workload, baseline, tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_or_sigterm_stops_cleanly_and_the_rerun_resumes(workload, baseline, tmp_path, sig):
     _, path, srv = workload
     home, url = tmp_path / "ctrlc", sqlite_url(tmp_path / "ctrlc")
     proc = cli(home, str(path), "-c", "8", url=srv.url)
     assert wait_for(url, FINISHED, N // 5, proc) >= N // 5
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     rc, out, err = finish(proc, timeout=60)
     assert rc == 130, err
     assert out["status"] == "interrupted" and out["counts"]["in_flight"] >= 1

@@ -115,3 +115,23 @@ def test_untrained_gate_is_announced_once(home, fake_llm, tmp_path):
     res = runner.invoke(app, ["run", str(f)])
     assert res.exit_code == 0
     assert res.output.count("no quality classifier is trained") == 1
+
+
+def test_a_run_that_fails_is_marked_failed_not_left_running(home, fake_llm, tmp_path, monkeypatch):
+    from scireflect.settings import Settings
+    from scireflect.store import open_stores
+
+    f = tmp_path / "q.jsonl"
+    f.write_text('{"id": "a", "question": "What is 2 + 3?", "answer": "5", "type": "numeric"}\n')
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the engine broke")
+
+    monkeypatch.setattr("scireflect.graph.distributed.run_batch", broken)
+    res = CliRunner().invoke(app, ["run", str(f)])
+    assert res.exit_code != 0
+    stores = open_stores(Settings())
+    try:
+        assert [r["status"] for r in stores.runs.list()] == ["failed"]
+    finally:
+        stores.close()
