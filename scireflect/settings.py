@@ -129,7 +129,10 @@ class Settings(BaseSettings):
     @field_validator("home", mode="after")
     @classmethod
     def _expand(cls, v: Path) -> Path:
-        return v.expanduser()
+        v = v.expanduser()
+        if v.exists() and not v.is_dir():
+            raise ValueError(f"the workspace {v} exists and is not a directory")
+        return v
 
     # Workspace paths -------------------------------------------------------
     def path(self, *parts: str, mkdir: bool = True) -> Path:
@@ -171,6 +174,6 @@ def load_settings(**overrides: Any) -> Settings:
     except ValidationError as e:
         err = e.errors()[0]
         loc = ".".join(str(x) for x in err["loc"])
-        raise ConfigError(f"invalid setting {loc}: {err['msg']}") from e
+        raise ConfigError(f"invalid setting {loc}: {str(err['msg']).removeprefix('Value error, ')}") from e
     except Exception as e:  # malformed scireflect.toml
         raise ConfigError(f"could not read settings ({CONFIG_FILE}): {e}") from e

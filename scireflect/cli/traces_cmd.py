@@ -158,7 +158,7 @@ def export(trace_id: str,
 @traces_app.command("serve")
 @cli_errors
 def serve(host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
-          port: Annotated[int, typer.Option("--port")] = 8765,
+          port: Annotated[int, typer.Option("--port", min=1, max=65535, help="TCP port, 1-65535")] = 8765,
           home: HomeOpt = None, debug: DebugOpt = False) -> None:
     """A local, read-only web viewer of the trace store."""
     from scireflect.viewer.app import serve as _serve

@@ -83,3 +83,15 @@ def test_traces_export_to_a_missing_directory_is_one_line(filled: Any, home: Pat
     filled.traces.start(t)
     res = CliRunner().invoke(app, ["traces", "export", trace_id, "--out", str(tmp_path / "nope" / "t.json")])
     assert res.exit_code == 2 and "does not exist" in res.output
+
+
+def test_a_workspace_that_is_a_file_and_a_port_out_of_range_are_one_line(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    afile = tmp_path / "not-a-dir"
+    afile.write_text("x")
+    monkeypatch.setenv("SCIREFLECT_HOME", str(afile))
+    res = CliRunner().invoke(app, ["traces", "list"])
+    assert res.exit_code == 2 and "exists and is not a directory" in res.output and "Traceback" not in res.output
+    monkeypatch.delenv("SCIREFLECT_HOME")
+    res = CliRunner().invoke(app, ["traces", "serve", "--port", "99999"])
+    assert res.exit_code == 2 and "65535" in res.output
