@@ -27,9 +27,19 @@ system-deps:
 	  else echo "note: install Debian packages 'postgresql chromium' to run every integration test"; fi; \
 	fi
 
-# One reflection round keeps the demo near 10 minutes on 2 cores; rerunning continues where it stopped.
+# The demo: 10 one-step questions (examples/demo.jsonl) on which the embedded 135M model reaches all three
+# stages, about 1.5 minutes on 2 cores. Generation settings are pinned (the run is deterministic); require_steps
+# makes a wrong derivation step fail the attempt, so an accepted trace has none. Rerunning skips finished
+# questions; `scireflect run examples/questions.jsonl` is the harder set (36 questions, most rejected).
+DEMO_ENV := SCIREFLECT_MAX_TOKENS=256 SCIREFLECT_TEMPERATURE=0.2 SCIREFLECT_SEED=0 SCIREFLECT_REQUIRE_STEPS=true
 demo: setup
-	$(BIN)/scireflect run examples/questions.jsonl --max-rounds 1
+	$(DEMO_ENV) $(BIN)/scireflect run examples/demo.jsonl --max-rounds 1
+	@echo
+	@echo "Look at what happened:"
+	@echo "  $(BIN)/scireflect traces serve              # the viewer, on http://127.0.0.1:8765"
+	@echo "  $(BIN)/scireflect traces list               # every trace with its status and stage"
+	@echo "  $(BIN)/scireflect traces show TRACE_ID      # every node: prompt, output, verdicts, tokens, latency"
+	@echo "  $(BIN)/scireflect runs show RUN_ID          # counts per status, tokens per agent (ids: runs list)"
 
 # pytest's exit code 5 (no tests collected) counts as a failure.
 test: setup system-deps
