@@ -81,6 +81,34 @@ def claim_checkpoint_file(settings: Settings, worker: str) -> tuple[Path, _FileL
                       "64 runs are already using this workspace")
 
 
+def quarantine_if_corrupt(path: Path) -> Path | None:
+    """Move a checkpoint file SQLite cannot read (say, its header overwritten after a kill) aside, with a
+    one-line warning, so the run starts with a fresh file: its in-flight questions start again (their
+    traces drop the events no checkpoint counts). Returns where the file went, or None when it was fine."""
+    import sqlite3
+    import time
+    from contextlib import closing
+
+    if not path.exists() or path.stat().st_size == 0:
+        return None
+    try:
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)) as db:
+            ok = db.execute("PRAGMA quick_check(1)").fetchone()[0] == "ok"
+    except sqlite3.DatabaseError:
+        ok = False
+    if ok:
+        return None
+    moved = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+    path.rename(moved)
+    for suffix in ("-wal", "-shm", "-journal"):
+        side = path.with_name(path.name + suffix)
+        if side.exists():
+            side.rename(moved.with_name(moved.name + suffix))
+    log.warning("checkpoint file %s could not be read and was moved to %s; its in-flight questions start again",
+                path, moved)
+    return moved
+
+
 def batched_sqlite_saver(conn: Any, writer: Any, existing: set[str]) -> Any:
     """An ``AsyncSqliteSaver`` for batch runs, tuned for this graph's one node per superstep.
 
@@ -168,6 +196,7 @@ async def open_checkpointer(settings: Settings, worker: str = "local", writer: A
     except ImportError as e:
         raise missing_dependency("langgraph-checkpoint-sqlite", "scale") from e
     path, lock = claim_checkpoint_file(settings, worker)
+    quarantine_if_corrupt(path)
     log.info("checkpoints in %s", path)
     try:
         async with aiosqlite.connect(str(path)) as conn:

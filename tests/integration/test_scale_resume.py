@@ -81,3 +81,23 @@ def test_ctrl_c_or_sigterm_stops_cleanly_and_the_rerun_resumes(workload, baselin
     rc, out, err = finish(cli(home, str(path), "-c", "8", url=srv.url))
     assert rc == 0, err
     assert outcome(url) == baseline
+
+
+def test_a_corrupt_checkpoint_file_is_quarantined_and_the_rerun_completes(workload, baseline, tmp_path):
+    _, path, srv = workload
+    home, url = tmp_path / "corrupt", sqlite_url(tmp_path / "corrupt")
+    proc = cli(home, str(path), "-c", "8", url=srv.url)
+    wait_for(url, FINISHED, N // 3, proc)
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=60)
+    files = sorted((home / "checkpoints").glob("*.sqlite"))
+    assert files, "no checkpoint file was written"
+    with open(files[0], "r+b") as f:  # the header overwritten, as a torn write after a kill can leave it
+        f.write(b"\x00" * 100)
+    for side in files[0].parent.glob(files[0].name + "-*"):  # and no write-ahead log that still holds it
+        side.unlink()
+    rc, out, err = finish(cli(home, str(path), "-c", "8", url=srv.url))
+    assert rc == 0, err
+    assert list((home / "checkpoints").glob("*.corrupt-*")), "the corrupt file was not moved aside"
+    assert outcome(url) == baseline
