@@ -24,7 +24,7 @@ from scireflect.errors import ScireflectError, StoreError
 from scireflect.graph.context import GraphContext
 from scireflect.graph.graph import build_graph, pipeline_version, recursion_limit
 from scireflect.graph.nodes import retrieval_enabled
-from scireflect.graph.resume import Known, known_traces, resume_point, thread_id
+from scireflect.graph.resume import Known, changed, known_traces, resume_point, thread_id
 from scireflect.schema import ACCEPTED_STATUSES, VERIFIED_STATUSES, Question, Run, Trace, utcnow
 from scireflect.settings import Settings
 
@@ -97,6 +97,7 @@ class RunSummary:
     failed_inputs: int = 0
     interrupted: bool = False
     in_flight: int = 0  # questions left running (checkpointed) by a stop
+    changed: list[str] = field(default_factory=list)  # ids whose question changed since their stored trace
 
     @property
     def errors(self) -> int:
@@ -180,7 +181,7 @@ class Pipeline:
 
     def _config(self, q: Question) -> dict[str, Any]:
         return {"recursion_limit": recursion_limit(self.settings.max_rounds),
-                "configurable": {"thread_id": thread_id(q.id, self.version)}}
+                "configurable": {"thread_id": thread_id(q, self.version)}}
 
     def _inputs(self, q: Question, trace: Trace) -> dict[str, Any]:
         return {"question": q, "trace_id": trace.id, "max_rounds": self.settings.max_rounds,
@@ -274,9 +275,9 @@ class Pipeline:
     def finished(self, questions: Iterable[Question]) -> int:
         """How many of ``questions`` already have a finished trace under this pipeline version (a batch
         skips those); when that is all of them, a run would record nothing, so callers start none."""
-        ids = [q.id for q in questions]
-        known = known_traces(self.stores.engine, self.version, ids)
-        return sum(1 for qid in dict.fromkeys(ids) if qid in known and known[qid].finished)
+        qs = {q.id: q for q in questions}
+        known = known_traces(self.stores.engine, self.version, list(qs))
+        return sum(1 for qid, q in qs.items() if qid in known and known[qid].finished and not changed(known[qid], q))
 
     def start_run(self, input_path: str | None) -> Run:
         run = Run(input_path=input_path, settings=self.settings.snapshot(), pipeline_version=self.version)
@@ -468,6 +469,9 @@ class _Batch:
 
     async def one(self, q: Question) -> None:
         pipe, prev = self.pipe, self.known.get(q.id)
+        if changed(prev, q):  # edited under the same id: a new question, its old trace stays as it was
+            self.summary.changed.append(q.id)
+            prev = None
         if prev is not None and prev.finished and self.skip_finished:
             self.summary.skipped += 1
             self.prog.skipped += 1
@@ -519,5 +523,5 @@ class _Batch:
         if state is None:
             state = await pipe._invoke(self.graph, inputs, q, self.ctx)
         pipe._apply(trace, state)
-        await self.writer.afinish(trace, drop_thread=self._drop_thread(thread_id(q.id, pipe.version)))
+        await self.writer.afinish(trace, drop_thread=self._drop_thread(thread_id(q, pipe.version)))
         return trace

@@ -7,11 +7,14 @@ continue and no second trace or record appears; its LangGraph thread resumes fro
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from typing import Any, Iterable
 
 from sqlalchemy import select
 
+from scireflect.schema import Question
 from scireflect.store.tables import traces
 
 CHUNK = 500
@@ -19,11 +22,13 @@ CHUNK = 500
 
 @dataclass(frozen=True)
 class Known:
-    """The newest stored trace of a question under the run's pipeline version."""
+    """The newest stored trace of a question under the run's pipeline version; ``content``: the
+    :func:`content_hash` of the question it ran (None for traces stored without one)."""
 
     trace_id: str
     status: str
     run_id: str | None
+    content: str | None = None
 
     @property
     def finished(self) -> bool:
@@ -34,15 +39,40 @@ def known_traces(engine: Any, version: str, question_ids: Iterable[str]) -> dict
     """Newest trace per question id (of those given) under ``version``: one query per 500 ids."""
     ids = list(dict.fromkeys(question_ids))
     out: dict[str, tuple[Any, Known]] = {}
-    cols = (traces.c.question_id, traces.c.id, traces.c.status, traces.c.run_id, traces.c.created_at)
+    cols = (traces.c.question_id, traces.c.id, traces.c.status, traces.c.run_id, traces.c.created_at,
+            traces.c.question)
     with engine.connect() as conn:
         for i in range(0, len(ids), CHUNK):
             q = select(*cols).where(traces.c.pipeline_version == version, traces.c.question_id.in_(ids[i:i + CHUNK]))
-            for qid, tid, status, run_id, created in conn.execute(q):
+            for qid, tid, status, run_id, created, stored in conn.execute(q):
                 prev = out.get(qid)
                 if prev is None or _later(created, prev[0]):
-                    out[qid] = (created, Known(trace_id=tid, status=status, run_id=run_id))
+                    out[qid] = (created, Known(trace_id=tid, status=status, run_id=run_id,
+                                               content=_stored_hash(stored)))
     return {qid: k for qid, (_, k) in out.items()}
+
+
+# What makes two questions under one id the same question: a change to any of these is a new question.
+_CONTENT_FIELDS = ("question", "answer", "unit", "choices", "type", "tolerance", "lean_statement", "lean_imports")
+
+
+def content_hash(q: Question) -> str:
+    """A short hash of what a question asks and what counts as its answer."""
+    data = {k: getattr(q, k) for k in _CONTENT_FIELDS}
+    return hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:12]
+
+
+def _stored_hash(stored: Any) -> str | None:
+    try:
+        data = json.loads(stored) if isinstance(stored, str) else stored
+        return content_hash(Question.model_validate(data)) if isinstance(data, dict) else None
+    except (ValueError, TypeError):
+        return None
+
+
+def changed(known: Known | None, q: Question) -> bool:
+    """The question under this id is not the one its stored trace ran."""
+    return known is not None and known.content is not None and known.content != content_hash(q)
 
 
 def _later(a: Any, b: Any) -> bool:
@@ -54,8 +84,10 @@ def _later(a: Any, b: Any) -> bool:
         return a.replace(tzinfo=None) > b.replace(tzinfo=None)
 
 
-def thread_id(question_id: str, version: str) -> str:
-    return f"{question_id}:{version}"
+def thread_id(question: Question, version: str) -> str:
+    """One LangGraph thread per question content and pipeline version (a question edited under the same id
+    never resumes the old one's checkpoint)."""
+    return f"{question.id}:{version}:{content_hash(question)}"
 
 
 @dataclass(frozen=True)

@@ -291,6 +291,10 @@ def run(file: Annotated[Path, typer.Argument(help="questions, one JSON object pe
     summary.failed_inputs = len(loaded.errors)
     status = "interrupted" if summary.interrupted else "finished"
     pipe.finish_run(summary, status=status)
+    if summary.changed:
+        shown = ", ".join(summary.changed[:3]) + (", ..." if len(summary.changed) > 3 else "")
+        err_console.print(f"note: {len(summary.changed)} question(s) changed under the same id since their last "
+                          f"trace ({shown}); they ran again as new traces", highlight=False, markup=False)
     _report(pipe, run_, summary, status, as_json)
     if summary.interrupted:
         raise typer.Exit(130)

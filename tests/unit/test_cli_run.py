@@ -135,3 +135,17 @@ def test_a_run_that_fails_is_marked_failed_not_left_running(home, fake_llm, tmp_
         assert [r["status"] for r in stores.runs.list()] == ["failed"]
     finally:
         stores.close()
+
+
+def test_a_question_changed_under_the_same_id_runs_again_with_a_note(home, fake_llm, tmp_path):
+    f = tmp_path / "q.jsonl"
+    f.write_text('{"id": "a", "question": "What is 2 + 3?", "answer": "5", "type": "numeric"}\n')
+    assert CliRunner().invoke(app, ["run", str(f)]).exit_code == 0
+    f.write_text('{"id": "a", "question": "What is 2 + 4?", "answer": "6", "type": "numeric"}\n')
+    res = CliRunner().invoke(app, ["run", str(f), "--json"])
+    assert res.exit_code in (0, 1), res.output
+    assert "1 question(s) changed under the same id" in res.output
+    rows = json.loads(CliRunner().invoke(app, ["traces", "list", "--json"]).stdout)
+    assert len([r for r in rows if r["question_id"] == "a"]) == 2  # the old trace stays, a new one ran
+    again = CliRunner().invoke(app, ["run", str(f), "--json"])
+    assert "changed under the same id" not in again.output  # now it is the stored question: skipped
