@@ -3,7 +3,8 @@
 The first occurrence in input order is kept; later ones are reported with the id of the question they
 repeat and why, and a run stores them as traces with status ``duplicate``. Science questions that differ
 only in a number ("120 m" vs "150 m") share almost all their 5-grams but are different problems, so a
-near-duplicate must also have the same numbers and the same options.
+near-duplicate must also have the same numbers, the same options, and ask for the same thing (the content
+words of its last sentence).
 """
 
 from __future__ import annotations
@@ -47,9 +48,23 @@ def exact_key(q: Question) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
+_STOP = frozenset("the a an of is are was were be what which how its it this that to in on at for by with from and "
+                  "or as find determine calculate compute give show if then than into does do".split())
+_SENTENCE = re.compile(r"[^.?!]+[.?!]*")
+
+
+def asked(text: str) -> frozenset[str]:
+    """The content words of the last sentence: what the question asks ("What is its speed?" -> {speed})."""
+    sentences = [s for s in _SENTENCE.findall(normalize(text)) if re.search(r"[a-z]", s)]
+    last = sentences[-1] if sentences else ""
+    return frozenset(w for w in re.findall(r"[a-z]{3,}", last) if w not in _STOP)
+
+
 def _guard(q: Question) -> tuple:
-    """What two near-duplicates must share exactly: their numbers and their options."""
-    return (tuple(sorted(_NUMBER.findall(q.question))), tuple(normalize(c) for c in q.choices or []))
+    """What two near-duplicates must share exactly: their numbers, their options, and what they ask (the same
+    setup asked for its speed and for its kinetic energy is two questions)."""
+    return (tuple(sorted(_NUMBER.findall(q.question))), tuple(normalize(c) for c in q.choices or []),
+            asked(q.question))
 
 
 def shingles(text: str, n: int = SHINGLE) -> set[bytes]:

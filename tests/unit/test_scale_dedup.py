@@ -47,3 +47,15 @@ def test_unrelated_questions_and_near_off():
 
 def test_normalize_keeps_symbols():
     assert normalize("Find  x^2+1") == "find x ^ 2 + 1"
+
+
+def test_the_same_setup_asked_for_different_things_is_not_a_duplicate() -> None:
+    from scireflect.dedup import find_duplicates
+    from scireflect.schema import Question
+
+    setup = "A 2.0 kg block slides down a frictionless ramp from a height of 5.0 m and reaches the bottom."
+    qs = [Question(id="v", question=setup + " What is its speed?", answer="9.9"),
+          Question(id="k", question=setup + " What is its kinetic energy?", answer="98"),
+          Question(id="v2", question=setup + " What is its speed ?", answer="9.9")]
+    dups = find_duplicates(qs, threshold=0.8)
+    assert "k" not in dups and dups["v2"].of == "v"
