@@ -58,13 +58,14 @@ def _merge(run: Run, parts: list[dict[str, Any]]) -> RunSummary:
         summary.skipped += int(p.get("skipped", 0))
         summary.in_flight += int(p.get("in_flight", 0))
         summary.changed += list(p.get("changed") or [])
+        summary.retried += int(p.get("retried", 0))
         summary.interrupted = summary.interrupted or bool(p.get("interrupted"))
     return summary
 
 
 def _summary_dict(s: RunSummary) -> dict[str, Any]:
     return {"counts": dict(s.counts), "skipped": s.skipped, "in_flight": s.in_flight, "interrupted": s.interrupted,
-            "changed": list(s.changed)}
+            "changed": list(s.changed), "retried": s.retried}
 
 
 def _sum_progress(parts: list[dict[str, Any]]) -> dict[str, Any]:

@@ -98,6 +98,7 @@ class RunSummary:
     interrupted: bool = False
     in_flight: int = 0  # questions left running (checkpointed) by a stop
     changed: list[str] = field(default_factory=list)  # ids whose question changed since their stored trace
+    retried: int = 0  # questions whose earlier run ended in a transient error, run again
 
     @property
     def errors(self) -> int:
@@ -277,7 +278,8 @@ class Pipeline:
         skips those); when that is all of them, a run would record nothing, so callers start none."""
         qs = {q.id: q for q in questions}
         known = known_traces(self.stores.engine, self.version, list(qs))
-        return sum(1 for qid, q in qs.items() if qid in known and known[qid].finished and not changed(known[qid], q))
+        return sum(1 for qid, q in qs.items() if qid in known and known[qid].finished and not changed(known[qid], q)
+                   and not (self.settings.retry_errors and known[qid].transient_error))
 
     def start_run(self, input_path: str | None) -> Run:
         run = Run(input_path=input_path, settings=self.settings.snapshot(), pipeline_version=self.version)
@@ -472,6 +474,10 @@ class _Batch:
         if changed(prev, q):  # edited under the same id: a new question, its old trace stays as it was
             self.summary.changed.append(q.id)
             prev = None
+        retry = prev is not None and prev.transient_error and pipe.settings.retry_errors
+        if retry:  # an outage ended it; run it again in its own trace, from its last checkpoint if any
+            self.summary.retried += 1
+            prev = dataclasses.replace(prev, status="running")
         if prev is not None and prev.finished and self.skip_finished:
             self.summary.skipped += 1
             self.prog.skipped += 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, Iterable
 
@@ -18,6 +19,8 @@ from scireflect.schema import Question
 from scireflect.store.tables import traces
 
 CHUNK = 500
+# Reasons of an ``error`` trace that a later run may not meet again (ProviderError's wording).
+_TRANSIENT = re.compile(r"model call failed|timed out|connection error|HTTP (?:408|409|425|429|5\d\d)")
 
 
 @dataclass(frozen=True)
@@ -29,10 +32,16 @@ class Known:
     status: str
     run_id: str | None
     content: str | None = None
+    reason: str | None = None
 
     @property
     def finished(self) -> bool:
         return self.status != "running"
+
+    @property
+    def transient_error(self) -> bool:
+        """It ended ``error`` because a model call failed (an outage, retries spent): worth another run."""
+        return self.status == "error" and bool(_TRANSIENT.search(self.reason or ""))
 
 
 def known_traces(engine: Any, version: str, question_ids: Iterable[str]) -> dict[str, Known]:
@@ -40,15 +49,15 @@ def known_traces(engine: Any, version: str, question_ids: Iterable[str]) -> dict
     ids = list(dict.fromkeys(question_ids))
     out: dict[str, tuple[Any, Known]] = {}
     cols = (traces.c.question_id, traces.c.id, traces.c.status, traces.c.run_id, traces.c.created_at,
-            traces.c.question)
+            traces.c.question, traces.c.reason)
     with engine.connect() as conn:
         for i in range(0, len(ids), CHUNK):
             q = select(*cols).where(traces.c.pipeline_version == version, traces.c.question_id.in_(ids[i:i + CHUNK]))
-            for qid, tid, status, run_id, created, stored in conn.execute(q):
+            for qid, tid, status, run_id, created, stored, reason in conn.execute(q):
                 prev = out.get(qid)
                 if prev is None or _later(created, prev[0]):
                     out[qid] = (created, Known(trace_id=tid, status=status, run_id=run_id,
-                                               content=_stored_hash(stored)))
+                                               content=_stored_hash(stored), reason=reason))
     return {qid: k for qid, (_, k) in out.items()}
 
 

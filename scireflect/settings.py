@@ -88,6 +88,8 @@ class Settings(BaseSettings):
     llm_timeout_s: float = Field(default=300.0, gt=0)
     verifier_timeout_s: float = Field(default=5.0, gt=0)
     max_retries: int = Field(default=3, ge=0)
+    retry_errors: bool = Field(default=True, description="a rerun runs again the questions that ended 'error' "
+                                                         "for a transient reason (a model call that failed)")
     retry_base_s: float = Field(default=0.5, ge=0)
     retry_max_s: float = Field(default=20.0, ge=0)
 

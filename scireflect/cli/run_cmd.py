@@ -246,6 +246,9 @@ def run(file: Annotated[Path, typer.Argument(help="questions, one JSON object pe
         ray_address: Annotated[Optional[str], typer.Option(
             "--ray-address", help="Ray cluster to join (auto, ray://HOST:10001); default: a local cluster")] = None,
         no_dedup: Annotated[bool, typer.Option("--no-dedup", help="do not skip duplicate questions")] = False,
+        no_retry_errors: Annotated[bool, typer.Option(
+            "--no-retry-errors", help="skip questions whose last run ended 'error' because a model call failed "
+            "(by default a rerun runs them again)")] = False,
         home: HomeOpt = None, provider: ProviderOpt = None, model: ModelOpt = None, base_url: BaseUrlOpt = None,
         max_rounds: MaxRoundsOpt = None, no_stage3: NoStage3Opt = False, no_retrieval: NoRetrievalOpt = False,
         max_tokens: MaxTokensOpt = None, temperature: TemperatureOpt = None, seed: SeedOpt = None,
@@ -254,7 +257,8 @@ def run(file: Annotated[Path, typer.Argument(help="questions, one JSON object pe
     """Run every question of a JSONL file; bad lines are reported and skipped, the rest run.
 
     Rerunning the same command resumes: finished questions are skipped, interrupted ones continue
-    from their last checkpoint; when every question is already finished, no run is recorded.
+    from their last checkpoint, and those that ended in a failed model call run again; when every
+    question is already finished, no run is recorded.
     Ctrl-C stops cleanly (exit 130) with in-flight questions checkpointed.
     """
     from scireflect.dedup import find_duplicates
@@ -264,7 +268,8 @@ def run(file: Annotated[Path, typer.Argument(help="questions, one JSON object pe
     if engine not in ("local", "ray"):
         raise typer.BadParameter(f"unknown engine {engine!r}; choose local or ray", param_hint="--engine")
     settings = settings_from(home, provider, model, base_url, workers=_workers(workers),
-                             dedup=False if no_dedup else None, **_overrides(
+                             dedup=False if no_dedup else None, retry_errors=False if no_retry_errors else None,
+                             **_overrides(
                                  max_rounds, no_stage3, no_retrieval, max_tokens, temperature, seed, verifier, threads))
     loaded = load_questions(file)
     for err in loaded.errors:
@@ -291,6 +296,9 @@ def run(file: Annotated[Path, typer.Argument(help="questions, one JSON object pe
     summary.failed_inputs = len(loaded.errors)
     status = "interrupted" if summary.interrupted else "finished"
     pipe.finish_run(summary, status=status)
+    if summary.retried:
+        err_console.print(f"ran again {summary.retried} question(s) whose last run ended in a failed model call "
+                          "(--no-retry-errors skips them)", highlight=False, markup=False)
     if summary.changed:
         shown = ", ".join(summary.changed[:3]) + (", ..." if len(summary.changed) > 3 else "")
         err_console.print(f"note: {len(summary.changed)} question(s) changed under the same id since their last "

@@ -149,3 +149,24 @@ def test_a_question_changed_under_the_same_id_runs_again_with_a_note(home, fake_
     assert len([r for r in rows if r["question_id"] == "a"]) == 2  # the old trace stays, a new one ran
     again = CliRunner().invoke(app, ["run", str(f), "--json"])
     assert "changed under the same id" not in again.output  # now it is the stored question: skipped
+
+
+def test_questions_that_ended_in_an_outage_are_retried_by_the_next_run(home, tmp_path, monkeypatch):
+    from scireflect.errors import ProviderError
+    from tests.conftest import FailingChatModel
+
+    f = tmp_path / "q.jsonl"
+    f.write_text(GOOD + "\n")
+    down = ProviderError("model call failed at http://gpu1/v1: HTTP 503: unavailable", retryable=True)
+    monkeypatch.setenv("SCIREFLECT_MAX_RETRIES", "0")
+    monkeypatch.setattr("scireflect.llm.chat_model", lambda settings, base_url=None: FailingChatModel.make(down))
+    res = CliRunner().invoke(app, ["run", str(f), "--json"])
+    assert res.exit_code == 1  # errors remain
+    skipped = CliRunner().invoke(app, ["run", str(f), "--no-retry-errors", "--json"])
+    assert "nothing_to_do" in skipped.output
+    monkeypatch.setattr("scireflect.llm.chat_model", lambda settings, base_url=None: fake_model(*[RIGHT] * 10))
+    res = CliRunner().invoke(app, ["run", str(f), "--json"])
+    assert res.exit_code == 0, res.output
+    assert "ran again 1 question(s)" in res.output
+    rows = json.loads(CliRunner().invoke(app, ["traces", "list", "--json"]).stdout)
+    assert [(r["question_id"], r["status"]) for r in rows] == [("k1", "accepted_cot")]  # one trace, now accepted
