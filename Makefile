@@ -28,7 +28,7 @@ system-deps:
 	fi
 
 # The demo: 10 one-step questions (examples/demo.jsonl) on which the embedded 135M model reaches all three
-# stages, about 1.5 minutes on 2 cores. Generation settings are pinned (the run is deterministic); require_steps
+# stages, about 1 minute on 2 cores (3 with setup on a fresh clone). Generation settings are pinned (the run is deterministic); require_steps
 # makes a wrong derivation step fail the attempt, so an accepted trace has none. Rerunning skips finished
 # questions; `scireflect run examples/questions.jsonl` is the harder set (36 questions, most rejected).
 DEMO_ENV := SCIREFLECT_MAX_TOKENS=256 SCIREFLECT_TEMPERATURE=0.2 SCIREFLECT_SEED=0 SCIREFLECT_REQUIRE_STEPS=true

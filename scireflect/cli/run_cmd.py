@@ -353,6 +353,11 @@ def _report(pipe: Any, run_: Any, summary: Any, status: str, as_json: bool) -> N
         _print_summary(run_.id, counts, summary.run.tokens)
         if summary.run.cost_usd:
             console.print(f"estimated cost: ${summary.run.cost_usd:.4f}")
+        home = "" if pipe.settings.home == Path(".scireflect") else f" --home {pipe.settings.home}"
+        console.print(f"look at them: scireflect traces serve{home}   (the viewer, http://127.0.0.1:8765)\n"
+                      f"              scireflect traces list --run {run_.id}{home}\n"
+                      f"              scireflect runs show {run_.id}{home}", style="dim", highlight=False,
+                      markup=False)
     if summary.interrupted:
         err_console.print(f"interrupted: {summary.in_flight} question(s) in flight were checkpointed; "
                           "run the same command again to resume", highlight=False, soft_wrap=True)
