@@ -9,21 +9,19 @@ progress display, from any thread, what is in flight and for how long.
 from __future__ import annotations
 
 import asyncio
-import os
 import threading
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from scireflect.cpu import default_threads
 from scireflect.errors import ConfigError, ProviderError
 from scireflect.settings import Settings
 
 Message = dict[str, str]
 Job = tuple[str, list[Message]]
 PROVIDERS = ("llamacpp", "openai", "hf")
-SYS_CPU = Path("/sys/devices/system/cpu")
 
 
 @dataclass
@@ -45,41 +43,6 @@ class Activity:
     in_flight: int = 0  # requests sent and not answered; for hf, the rows of the batch being decoded
     oldest_s: float = 0.0  # how long the oldest of them has been waiting
     partial: float = 0.0  # item-equivalents of work already done on them (hf: tokens decoded / max tokens)
-
-
-def _cpus() -> set[int]:
-    try:
-        return set(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - macOS, Windows
-        return set(range(os.cpu_count() or 1))
-
-
-def physical_cores(cpus: set[int] | None = None) -> int:
-    """Distinct physical cores among the logical CPUs this process may run on (SMT siblings count once)."""
-    cpus = _cpus() if cpus is None else cpus
-    cores = set()
-    for cpu in cpus:
-        topo = SYS_CPU / f"cpu{cpu}" / "topology"
-        try:
-            cores.add(((topo / "physical_package_id").read_text().strip(), (topo / "core_id").read_text().strip()))
-        except OSError:
-            cores.add(("cpu", str(cpu)))
-    return max(1, len(cores))
-
-
-def default_threads(cores: int | None = None, load: float | None = None) -> int:
-    """CPU threads for an in-process model when ``--threads`` is not given: the physical cores this
-    process may use, less the machine's other load (1-minute load average), at least 1.
-
-    More compute threads than free cores make OpenMP threads wait on each other: on a shared 2-core
-    machine at load 4 to 8, torch's default of 2 ran ``eval --provider hf`` 15x slower than 1."""
-    cores = physical_cores() if cores is None else cores
-    if load is None:
-        try:
-            load = os.getloadavg()[0]
-        except OSError:  # pragma: no cover - no load average on this platform
-            load = 0.0
-    return max(1, min(cores, int(cores - load + 0.5)))
 
 
 class Backend(ABC):

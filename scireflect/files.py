@@ -23,15 +23,20 @@ class OutputError(ScireflectError):
     exit_code = 2
 
 
+def _mode(p: Path) -> int | None:
+    """``st_mode`` of what is at ``p``, None when nothing is."""
+    try:
+        return p.stat().st_mode
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        raise OutputError(f"cannot write {p}: {e.strerror}") from None
+
+
 def check_output(path: str | Path, *, create_parents: bool = False) -> Path:
     """``path`` as a place a file can be written to; OutputError when it cannot (checked before any work)."""
     p = Path(path)
-    try:
-        mode = p.stat().st_mode
-    except FileNotFoundError:
-        mode = None
-    except OSError as e:
-        raise OutputError(f"cannot write {p}: {e.strerror}") from None
+    mode = _mode(p)
     if mode is not None and stat.S_ISDIR(mode):
         raise OutputError(f"cannot write {p}: it is a directory; name a file")
     parent = p.parent
@@ -51,12 +56,7 @@ def write_output(path: str | Path, data: str | bytes, *, create_parents: bool = 
     """Write ``data`` (text as UTF-8) to ``path`` under the rules of this module."""
     p = check_output(path, create_parents=create_parents)
     raw = data.encode("utf-8") if isinstance(data, str) else data
-    try:
-        mode = p.stat().st_mode
-    except FileNotFoundError:
-        mode = None
-    except OSError as e:
-        raise OutputError(f"cannot write {p}: {e.strerror}") from None
+    mode = _mode(p)
     try:
         if mode is not None and not stat.S_ISREG(mode):
             with open(p, "wb") as f:  # a device or a pipe: written in place, never replaced

@@ -22,6 +22,7 @@ from typing import Any, Iterator, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
+from scireflect.cpu import default_threads, physical_cores
 from scireflect.errors import ConfigError, InputError, ScireflectError, missing_dependency
 from scireflect.settings import Settings
 from scireflect.training import artifacts
@@ -266,37 +267,6 @@ def precision(opts: TrainOptions, device: str) -> dict[str, Any]:
     weights = torch.bfloat16 if (bf16 and not opts.full) else torch.float32
     return {"dtype": weights, "dtype_name": str(weights).replace("torch.", ""), "bf16": bf16,
             "gradient_checkpointing": True if opts.gradient_checkpointing is None else opts.gradient_checkpointing}
-
-
-def physical_cores() -> int:
-    """Distinct physical cores among the CPUs this process may run on (SMT siblings count once)."""
-    try:
-        cpus = os.sched_getaffinity(0)
-    except AttributeError:  # pragma: no cover - macOS, Windows
-        cpus = set(range(os.cpu_count() or 1))
-    cores = set()
-    for cpu in cpus:
-        topo = Path(f"/sys/devices/system/cpu/cpu{cpu}/topology")
-        try:
-            cores.add(((topo / "physical_package_id").read_text().strip(), (topo / "core_id").read_text().strip()))
-        except OSError:
-            cores.add(("cpu", str(cpu)))
-    return max(1, len(cores))
-
-
-def default_threads(cores: int | None = None, load: float | None = None) -> int:
-    """The physical cores this process may use, less the machine's other load (1-minute average), at least 1.
-
-    torch starts one thread per logical CPU; on a shared machine those threads wait on each other (on a
-    2-core machine at load 4 to 8, torch's default made ``eval --provider hf`` 15x slower).
-    """
-    cores = physical_cores() if cores is None else cores
-    if load is None:
-        try:
-            load = os.getloadavg()[0]
-        except OSError:  # pragma: no cover - no load average on this platform
-            load = 0.0
-    return max(1, min(cores, int(cores - load + 0.5)))
 
 
 def apply_threads(opts: TrainOptions, settings: Settings) -> dict[str, Any]:

@@ -326,7 +326,7 @@ def _with_threads(settings: Settings, processes: int) -> Settings:
     need no threads here."""
     if settings.n_threads or settings.provider != "llamacpp":
         return settings
-    from scireflect.evaluation.backends import default_threads
+    from scireflect.cpu import default_threads
 
     return settings.model_copy(update={"n_threads": max(1, default_threads() // max(1, processes))})
 

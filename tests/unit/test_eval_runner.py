@@ -242,21 +242,21 @@ def test_chat_backend_shows_a_request_waiting_on_a_slow_endpoint(settings, monke
 
 
 def test_default_threads_are_free_physical_cores(tmp_path, monkeypatch):
-    from scireflect.evaluation import backends
+    from scireflect import cpu as cpus
 
-    assert backends.default_threads(cores=2, load=0.1) == 2
-    assert backends.default_threads(cores=2, load=3.6) == 1  # a busy shared machine: never below 1
-    assert backends.default_threads(cores=16, load=4.2) == 12
+    assert cpus.default_threads(cores=2, load=0.1) == 2
+    assert cpus.default_threads(cores=2, load=3.6) == 1  # a busy shared machine: never below 1
+    assert cpus.default_threads(cores=16, load=4.2) == 12
     # Two cores with two hardware threads each: four logical CPUs, two physical cores.
     for cpu, core in enumerate([0, 0, 1, 1]):
         topo = tmp_path / f"cpu{cpu}" / "topology"
         topo.mkdir(parents=True)
         (topo / "physical_package_id").write_text("0\n")
         (topo / "core_id").write_text(f"{core}\n")
-    monkeypatch.setattr(backends, "SYS_CPU", tmp_path)
-    assert backends.physical_cores({0, 1, 2, 3}) == 2
-    assert backends.physical_cores({0, 2}) == 2 and backends.physical_cores({0, 1}) == 1
-    assert backends.physical_cores({7}) == 1  # no topology: one core per CPU
+    monkeypatch.setattr("scireflect.cpu.SYS_CPU", tmp_path)
+    assert cpus.physical_cores({0, 1, 2, 3}) == 2
+    assert cpus.physical_cores({0, 2}) == 2 and cpus.physical_cores({0, 1}) == 1
+    assert cpus.physical_cores({7}) == 1  # no topology: one core per CPU
 
 
 def test_in_process_backends_get_the_default_threads(settings, monkeypatch):
