@@ -276,7 +276,7 @@ def load_model(ref: BaseRef, dtype: Any, device_map: Any = None) -> Any:
     except Exception as e:
         raise ConfigError(f"could not load base model {ref.source}: {e}") from e
     model.name_or_path = ref.portable_name
-    model.config._name_or_path = ref.portable_name
+    model.config.name_or_path = ref.portable_name
     return model
 
 
