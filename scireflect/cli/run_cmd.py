@@ -11,7 +11,8 @@ from typing import Annotated, Any, Iterator, Optional
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                           TimeRemainingColumn)
 from rich.table import Table
 
 from scireflect.cli import app
@@ -371,8 +372,8 @@ class _ProgressView:
 
     def __init__(self, total: int, quiet: bool):
         self.progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                 TextColumn("{task.fields[tally]}"), TimeElapsedColumn(), console=err_console,
-                                 disable=quiet, refresh_per_second=4)
+                                 TextColumn("{task.fields[tally]}"), TimeElapsedColumn(), TextColumn("ETA"),
+                                 TimeRemainingColumn(), console=err_console, disable=quiet, refresh_per_second=4)
         self.task = self.progress.add_task("annotating", total=total, tally="")
         self.t0 = time.monotonic()
         self._mark: tuple[int, int] = (0, 0)
