@@ -9,6 +9,7 @@ expressions run here, with bounded input, so it is safe on any model output in t
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from dataclasses import dataclass
 from typing import Callable
@@ -178,7 +179,13 @@ def explicit_answer(text: str) -> str | None:
 
 
 def extract_answer(text: str | None) -> str | None:
-    """The final answer of a solution, or None when nothing answer-like is found (see :func:`find_answer`)."""
+    """The final answer of a solution, or None when nothing answer-like is found (see :func:`find_answer`).
+    Cached: the graph node, the answer verifier and its in-process quick check each ask for the same text."""
+    return _extract_cached(text) if isinstance(text, str) or text is None else find_answer(text)[0]
+
+
+@functools.lru_cache(maxsize=512)
+def _extract_cached(text: str | None) -> str | None:
     return find_answer(text)[0]
 
 

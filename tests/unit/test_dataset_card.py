@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -12,6 +11,7 @@ import yaml
 from scireflect.schema import Record
 from scireflect.settings import Settings
 from scireflect.store.card import dataset_card, size_category, verifier_version
+from scireflect.training import decontam
 
 COMMAND = "scireflect store export --hf-dataset out/ds --exclude-rejected --min-score 0.5"
 
@@ -35,23 +35,14 @@ def records() -> list[Record]:
             _rec(4, "cot", "math | algebra")]
 
 
-@dataclass
-class Flag:
-    record_id: str
-    question_id: str
-    benchmark: str
-    item_id: str
-    method: str
-    score: float = 0.0
-    evidence: str = ""
+def Flag(record_id: str, question_id: str, benchmark: str, item_id: str, method: str, score: float = 0.0,
+         evidence: str = "") -> decontam.Flag:
+    return decontam.Flag(record_id, question_id, benchmark, item_id, method, score, evidence)
 
 
-@dataclass
-class Report:
-    flags: list[Flag]
-    checked: int
-    benchmarks: dict[str, int]
-    settings: dict[str, Any] = field(default_factory=dict)
+def Report(flags: list[decontam.Flag], checked: int, benchmarks: dict[str, int],
+           settings: dict[str, Any] | None = None) -> decontam.DecontamReport:
+    return decontam.DecontamReport(flags, checked, benchmarks, settings or {})
 
 
 def _front_matter(card: str) -> dict[str, Any]:

@@ -72,28 +72,10 @@ def traces(stores: Any) -> Any:
     return stores
 
 
-class FakeReport:
-    def __init__(self, flags: list[Any], checked: int, benchmarks: list[str]):
-        self.flags, self.checked = flags, checked
-        self.benchmarks, self.settings = {b: 10 for b in benchmarks}, {"methods": ["ngram"]}
-
-    def flagged_ids(self) -> set[str]:
-        return {f.record_id for f in self.flags}
-
-
 def fake_decontam(monkeypatch: pytest.MonkeyPatch, flag: Callable[[Any], bool] = lambda rec: False) -> list[Any]:
-    """Install a ``scireflect.training.decontam`` that flags the records ``flag`` picks; returns its calls."""
-    from dataclasses import dataclass
-
-    @dataclass
-    class Flag:
-        record_id: str
-        question_id: str
-        benchmark: str
-        item_id: str
-        method: str
-        score: float
-        evidence: str
+    """Install a ``scireflect.training.decontam`` that flags the records ``flag`` picks; returns its calls.
+    Its flags and reports are the real module's types."""
+    from scireflect.training.decontam import DecontamReport, Flag
 
     calls: list[Any] = []
 
@@ -101,7 +83,7 @@ def fake_decontam(monkeypatch: pytest.MonkeyPatch, flag: Callable[[Any], bool] =
         calls.append({"records": len(records), "against": list(against), "methods": tuple(methods)})
         flags = [Flag(r.trace_id, r.question_id, "scibench-mini", "item-7", "ngram", 1.0, r.prompt[:40])
                  for r in records if flag(r)]
-        return FakeReport(flags, len(records), list(against))
+        return DecontamReport(flags, len(records), {b: 10 for b in against}, {"methods": ["ngram"]})
 
     mod = types.ModuleType("scireflect.training.decontam")
     mod.decontaminate = decontaminate  # type: ignore[attr-defined]
