@@ -114,8 +114,7 @@ def batched_sqlite_saver(conn: Any, writer: Any, existing: set[str]) -> Any:
 
     - Writes go through the batch's TraceWriter: group commit, ordered after the events before them.
     - Only checkpoints that follow a model call are stored; a resume re-runs the cheap nodes after the
-      last one (retrieve and the input when no model call finished yet). Verify and gate run inside the
-      attempt's node, so their results are in that node's checkpoint.
+      last one (retrieve, verify and gate, or the input when no model call finished yet).
     - A node's ordinary channel writes are not stored (its checkpoint follows at once); errors and
       interrupts are.
     - Reads skip the database for threads it never stored.

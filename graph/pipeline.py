@@ -211,8 +211,7 @@ class Pipeline:
     async def _stream(self, graph: Any, inputs: dict[str, Any] | None, q: Question, ctx: GraphContext,
                       on_step: StepCallback) -> dict[str, Any]:
         """``ainvoke`` with ``on_step("start", node_name)`` as each LangGraph node starts and
-        ``on_step("event", event)`` as each step's Event is recorded (verify and gate run inside the
-        attempt's node, so they arrive as events only)."""
+        ``on_step("event", event)`` as each step's Event is recorded."""
         ctx = dataclasses.replace(ctx, traces=_EventTap(ctx.traces, on_step))
         state: dict[str, Any] = {}
         async for mode, chunk in graph.astream(inputs, config=self._config(q), context=ctx,

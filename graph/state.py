@@ -10,7 +10,7 @@ from scireflect.schema import Attempt, Chunk, Gate, Question
 def merge_attempts(left: list[Attempt] | None, right: list[Attempt] | None) -> list[Attempt]:
     """Append new attempts; an attempt with the same (stage, round) replaces the stored one.
 
-    ``solve``/``revise`` add an attempt, ``verify`` (in the same graph node) returns it again with its verdicts.
+    ``solve``/``revise`` add an attempt, the ``verify`` node returns it again with its verdicts.
     """
     out = list(left or [])
     for a in right or []:
